@@ -1,0 +1,278 @@
+//! `/v1/intents`: accept notification intents and report their delivery.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use super::auth::require;
+use super::{ApiError, AppState};
+use crate::auth::{Principal, Role};
+use crate::intents::{NewIntent, RawIntent};
+use crate::storage::{InsertOutcome, IntentRow, Submission};
+
+/// What `202 Accepted` (and a replay of it) returns.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Accepted {
+    pub id: String,
+    pub external_id: String,
+    pub kind: String,
+    pub recipients: i64,
+    pub messages: i64,
+    pub accepted_at: String,
+}
+
+impl From<&IntentRow> for Accepted {
+    fn from(row: &IntentRow) -> Self {
+        Accepted {
+            id: row.id.clone(),
+            external_id: row.external_id.clone(),
+            kind: row.kind.clone(),
+            recipients: row.recipient_count,
+            messages: row.message_count,
+            accepted_at: rfc3339(row.created_at),
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    require(&principal, &[Role::Ingest, Role::Admin], "create intents")?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(state.settings.server.body_limit_bytes),
+        _ => ApiError::BadRequest(e.body_text()),
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(v) => Some(parse_idempotency_key(v)?),
+        None => None,
+    };
+
+    // Parsing 100,000 recipients is CPU work: keep it off the async threads.
+    let (digest, intent) = tokio::task::spawn_blocking(move || {
+        let digest = hex::encode(Sha256::digest(&body));
+        parse_body(&body).map(|intent| (digest, intent))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("parser crashed: {e}"))??;
+
+    let key = idempotency_key.unwrap_or_else(|| format!("external_id:{}", intent.external_id));
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let submission = Submission {
+        client: &principal.client,
+        idempotency_key: &key,
+        request_sha256: &digest,
+        request_id,
+    };
+    let batch = i64::from(state.settings.dispatch.batch_size);
+    match state.db.insert_intent(&intent, &submission, batch).await? {
+        InsertOutcome::Created(row) => {
+            info!(intent_id = %row.id, kind = %row.kind, recipients = row.recipient_count, "intent accepted");
+            Ok(accepted(&row, false))
+        }
+        InsertOutcome::Replayed(row) => Ok(accepted(&row, true)),
+        InsertOutcome::KeyConflict(row) => Err(ApiError::Conflict(format!(
+            "idempotency key already used for intent {} with a different request body",
+            row.id
+        ))),
+    }
+}
+
+fn parse_idempotency_key(value: &HeaderValue) -> Result<String, ApiError> {
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::Invalid(vec![crate::validation::FieldError {
+            field: "Idempotency-Key".into(),
+            reason: "must be 1-255 visible ASCII characters".into(),
+        }]));
+    }
+    Ok(key.to_owned())
+}
+
+fn parse_body(body: &[u8]) -> Result<NewIntent, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let raw: RawIntent = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ApiError::MalformedJson(inner.to_string())
+        } else {
+            ApiError::Invalid(vec![crate::validation::FieldError {
+                field: path,
+                reason: inner.to_string(),
+            }])
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    raw.parse()
+        .map_err(|errors| ApiError::Invalid(errors.into_vec()))
+}
+
+fn accepted(row: &IntentRow, replayed: bool) -> Response {
+    let mut response = (StatusCode::ACCEPTED, Json(Accepted::from(row))).into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/intents/{}", row.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+const MAX_PER_PAGE: i64 = 1000;
+
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &principal,
+        &[Role::Ingest, Role::Auditor, Role::Admin],
+        "read intents",
+    )?;
+    let row = visible(&state, &principal, &id).await?;
+    let per_page = page.per_page.unwrap_or(100);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::BadRequest(format!(
+            "per_page must be between 1 and {MAX_PER_PAGE}"
+        )));
+    }
+    let page_no = page.page.unwrap_or(1);
+    if page_no < 1 {
+        return Err(ApiError::BadRequest("page starts at 1".into()));
+    }
+    let first = (page_no - 1) * per_page;
+    let end = (first + per_page).min(row.recipient_count);
+    let recipients = state.db.recipients(&id, first, end).await?;
+    let messages = state.db.messages(&id, first, end).await?;
+    let counts = state.db.status_counts(&id).await?;
+
+    let mut listed = Vec::with_capacity(recipients.len());
+    let mut messages = messages.into_iter().peekable();
+    for r in recipients {
+        let mut channels = Vec::new();
+        while let Some(m) = messages.next_if(|m| m.recipient_idx == r.idx) {
+            channels.push(serde_json::json!({
+                "message_id": m.id,
+                "channel": m.channel,
+                "status": m.status,
+                "attempts": m.attempts,
+                "reason": m.last_error,
+                "gateway": m.gateway,
+                "gateway_message_id": m.gateway_message_id,
+                "content_sha256": m.content_sha256,
+                "template": m.template,
+                "sent_at": m.sent_at.map(rfc3339),
+                "delivered_at": m.delivered_at.map(rfc3339),
+                "updated_at": rfc3339(m.updated_at),
+            }));
+        }
+        listed.push(serde_json::json!({
+            "recipient_id": r.idx,
+            "account_number": r.account_number,
+            "customer_type": r.customer_type,
+            "time_zone": r.time_zone,
+            "deadline": r.deadline_at.map(rfc3339),
+            "channels": channels,
+        }));
+    }
+    let status_counts: serde_json::Map<String, Value> = counts
+        .into_iter()
+        .map(|(s, n)| (s, Value::from(n)))
+        .collect();
+    let pages = (row.recipient_count + per_page - 1) / per_page;
+    Ok(Json(serde_json::json!({
+        "id": row.id,
+        "external_id": row.external_id,
+        "kind": row.kind,
+        "event": row.event.0,
+        "accept_late": row.accept_late,
+        "accepted_at": rfc3339(row.created_at),
+        "recipient_count": row.recipient_count,
+        "message_count": row.message_count,
+        "status_counts": status_counts,
+        "page": page_no,
+        "per_page": per_page,
+        "pages": pages,
+        "recipients": listed,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ByExternalId {
+    external_id: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ByExternalId>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &principal,
+        &[Role::Ingest, Role::Auditor, Role::Admin],
+        "read intents",
+    )?;
+    let external_id = query
+        .external_id
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("give ?external_id=… to find intents".into()))?;
+    let client = (principal.role == Role::Ingest).then_some(principal.client.as_str());
+    let rows = state
+        .db
+        .intents_by_external_id(&external_id, client)
+        .await?;
+    let items: Vec<Accepted> = rows.iter().map(Accepted::from).collect();
+    Ok(Json(serde_json::json!({ "intents": items })))
+}
+
+/// The intent, if this caller may see it: `ingest` tokens see only their client's intents,
+/// and someone else's intent is "not found" rather than "forbidden" (no probing of ids).
+async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<IntentRow, ApiError> {
+    let row = state
+        .db
+        .intent(id)
+        .await?
+        .ok_or(ApiError::NotFound("intent"))?;
+    if principal.role == Role::Ingest && row.client != principal.client {
+        return Err(ApiError::NotFound("intent"));
+    }
+    Ok(row)
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

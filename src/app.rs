@@ -1,0 +1,100 @@
+//! Building and running Vestnik: the API and the worker, in one process or apart.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::api::{self, AppState};
+use crate::channels::Gateways;
+use crate::dispatch::Dispatcher;
+use crate::settings::Settings;
+use crate::storage::Db;
+use crate::templates::Renderer;
+use crate::worker;
+
+/// Everything a running Vestnik holds.
+pub struct App {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub dispatcher: Arc<Dispatcher>,
+}
+
+impl App {
+    /// Connects, migrates and loads templates; fails early on anything misconfigured.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
+        db.migrate().await?;
+        let renderer =
+            Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
+        let gateways = Gateways::from_settings(&settings)?;
+        let dispatcher = Arc::new(Dispatcher::new(
+            db.clone(),
+            renderer,
+            gateways,
+            settings.organization.clone(),
+            settings.dispatch.clone(),
+        ));
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            dispatcher,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        api::router(AppState {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+        })
+    }
+
+    /// Serves the API on `listener` and runs a worker until `shutdown` is cancelled; then
+    /// stops taking requests and jobs and lets in-flight ones finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let worker = tokio::spawn(worker::run(
+            self.dispatcher.clone(),
+            shutdown.clone().cancelled_owned(),
+        ));
+        info!(address = %listener.local_addr()?, "serving the API");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .context("HTTP server failed")?;
+        shutdown.cancel();
+        worker.await.context("worker task panicked")??;
+        Ok(())
+    }
+
+    /// Runs only the worker until `shutdown` completes.
+    pub async fn work(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        worker::run(self.dispatcher.clone(), shutdown).await
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("shutdown requested");
+}

@@ -1,0 +1,141 @@
+//! The `vestnik` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, termination_signal};
+use crate::auth::{self, Role};
+use crate::settings::Settings;
+use crate::storage::Db;
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vestnik",
+    version,
+    about = "Notification and correspondence dispatcher for electricity suppliers"
+)]
+pub struct Cli {
+    /// A TOML file layered over config/default.toml.
+    #[arg(long, global = true, env = "VESTNIK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API and a worker in one process.
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run a worker only (scale-out: many workers share one PostgreSQL).
+    Worker,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown only once).
+    Create {
+        /// ingest, operator, auditor or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The client the token belongs to (idempotency keys are scoped by it).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role '{s}': use ingest, operator, auditor or admin"))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(cli.log_format);
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                settings.server.listen = listen;
+            }
+            let admin_file = settings.auth.admin_token_file.clone();
+            let address = settings.server.listen;
+            let app = App::build(settings).await?;
+            ensure_admin_token(&app.db, &admin_file).await?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                termination_signal().await;
+                trigger.cancel();
+            });
+            app.serve(listener, shutdown).await
+        }
+        Command::Worker => App::build(settings).await?.work(termination_signal()).await,
+        Command::Migrate => {
+            let db = Db::connect(&settings.database.url, 2).await?;
+            db.migrate().await?;
+            println!("database is up to date ({})", db.backend_name());
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { role, name },
+        } => {
+            let db = Db::connect(&settings.database.url, 2).await?;
+            db.migrate().await?;
+            let name = name.unwrap_or_else(|| role.as_str().to_owned());
+            let secret = auth::create_token(&db, &name, role).await?;
+            println!("{secret}");
+            Ok(())
+        }
+    }
+}
+
+/// On the very first start there is no way to call the API; make an admin token, print it
+/// once and leave it in a file only its owner can read.
+async fn ensure_admin_token(db: &Db, file: &std::path::Path) -> anyhow::Result<()> {
+    if db.token_count().await? > 0 {
+        return Ok(());
+    }
+    let secret = auth::create_token(db, "admin", Role::Admin).await?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "Created the first admin token (also saved to {}):\n{secret}",
+        file.display()
+    );
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options.open(path)?;
+    writeln!(f, "{secret}")
+}

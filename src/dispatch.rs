@@ -1,0 +1,303 @@
+//! One delivery job, start to finish: claim the due messages → render → hand to gateways →
+//! record what happened. Reads like the story it is; the parts live elsewhere.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use rand::Rng;
+use serde_json::Value;
+use tracing::{info, instrument, warn};
+
+use crate::channels::{Destination, Gateways, Outgoing, SendResult};
+use crate::intents::{IntentKind, schema};
+use crate::queue::DeliveryJob;
+use crate::recipients::{Channel, PostalAddress};
+use crate::settings::{Dispatch, Organization};
+use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow, now_ms};
+use crate::templates::Renderer;
+use crate::templates::context::{self, IntentContext, RecipientContext};
+
+pub struct Dispatcher {
+    db: Db,
+    renderer: Arc<Renderer>,
+    gateways: Gateways,
+    org: Organization,
+    settings: Dispatch,
+    intents: Mutex<HashMap<String, Arc<CachedIntent>>>,
+}
+
+/// An intent as dispatch needs it; intents never change, so caching is safe.
+struct CachedIntent {
+    id: String,
+    kind: IntentKind,
+    external_id: String,
+    event: Value,
+    /// The event with date-times in each recipient zone seen so far.
+    localized: Mutex<HashMap<Tz, Arc<Value>>>,
+}
+
+/// Enough cached intents for every job in flight; beyond it the cache starts over.
+const INTENT_CACHE_LIMIT: usize = 1024;
+
+impl Dispatcher {
+    pub fn new(
+        db: Db,
+        renderer: Arc<Renderer>,
+        gateways: Gateways,
+        org: Organization,
+        settings: Dispatch,
+    ) -> Self {
+        Self {
+            db,
+            renderer,
+            gateways,
+            org,
+            settings,
+            intents: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn settings(&self) -> &Dispatch {
+        &self.settings
+    }
+
+    #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
+    pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
+        let lease = Duration::from_secs(self.settings.lease_secs);
+        let claimed = self
+            .db
+            .claim(&job.intent_id, job.first, job.end, lease)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let intent = self.intent(&job.intent_id).await?;
+        let recipients: HashMap<i64, RecipientRow> = self
+            .db
+            .recipients(&job.intent_id, job.first, job.end)
+            .await?
+            .into_iter()
+            .map(|r| (r.idx, r))
+            .collect();
+
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
+        for message in &claimed {
+            match self.prepare(&intent, message, recipients.get(&message.recipient_idx)) {
+                Ok(outgoing) => by_channel
+                    .entry(outgoing.channel)
+                    .or_default()
+                    .push((outgoing, message)),
+                Err(why) => outcomes.push(failed(message, why)),
+            }
+        }
+        for (channel, batch) in by_channel {
+            let gateway = self.gateways.for_channel(channel);
+            let (outgoing, messages): (Vec<Outgoing>, Vec<&Claimed>) = batch.into_iter().unzip();
+            let results = gateway.send(outgoing, &self.org).await;
+            for (message, result) in messages.into_iter().zip(results) {
+                let template = self.renderer.version(intent.kind, channel).to_owned();
+                outcomes.push(self.outcome(message, result, gateway.name(), template));
+            }
+        }
+        self.db.record_outcomes(job, &outcomes).await?;
+        let sent = outcomes
+            .iter()
+            .filter(|o| o.status == OutcomeStatus::Sent)
+            .count();
+        info!(claimed = claimed.len(), sent, "delivery job done");
+        Ok(())
+    }
+
+    /// Renders and addresses one message; an error is permanent (the data cannot change).
+    fn prepare(
+        &self,
+        intent: &CachedIntent,
+        message: &Claimed,
+        recipient: Option<&RecipientRow>,
+    ) -> Result<Outgoing, String> {
+        let recipient = recipient.ok_or("recipient row missing")?;
+        let channel = Channel::parse(&message.channel)
+            .ok_or_else(|| format!("unknown channel {}", message.channel))?;
+        let tz: Tz = recipient
+            .time_zone
+            .parse()
+            .map_err(|_| "stored time zone is invalid".to_string())?;
+        let details = &recipient.details.0;
+        let name = details["name"].as_str().unwrap_or_default();
+        let contacts = &details["contacts"];
+        let postal = contacts.get("postal_address").filter(|v| !v.is_null());
+        let event = intent.localized(tz);
+        let ctx = context::build(
+            &self.org,
+            &IntentContext {
+                id: &intent.id,
+                external_id: &intent.external_id,
+                kind: intent.kind.as_str(),
+                event: &event,
+            },
+            &RecipientContext {
+                name,
+                account_number: &recipient.account_number,
+                customer_type: &recipient.customer_type,
+                time_zone: tz,
+                postal_address: postal,
+                debt: details.get("debt").filter(|v| !v.is_null()),
+            },
+            &message.id,
+            channel.as_str(),
+        );
+        let content = self.renderer.render(intent.kind, channel, &ctx)?;
+        let contact = |field: &str| {
+            contacts[field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("contact point {field} missing"))
+        };
+        let to = match channel {
+            Channel::Email => Destination::Email {
+                address: contact("email")?,
+                name: name.to_owned(),
+            },
+            Channel::Sms => Destination::Phone(contact("phone")?),
+            Channel::Fax => Destination::Fax(contact("fax")?),
+            Channel::Mail => Destination::Postal {
+                name: name.to_owned(),
+                address: serde_json::from_value::<PostalAddress>(
+                    postal.cloned().unwrap_or_default(),
+                )
+                .map_err(|e| format!("postal address unreadable: {e}"))?,
+            },
+        };
+        Ok(Outgoing {
+            message_id: message.id.clone(),
+            channel,
+            to,
+            content,
+        })
+    }
+
+    fn outcome(
+        &self,
+        message: &Claimed,
+        result: SendResult,
+        gateway: &str,
+        template: String,
+    ) -> Outcome {
+        let mut outcome = match result {
+            SendResult::Accepted {
+                gateway_message_id,
+                content_sha256,
+            } => Outcome {
+                message_id: message.id.clone(),
+                status: OutcomeStatus::Sent,
+                error: None,
+                gateway: None,
+                gateway_message_id: Some(gateway_message_id),
+                content_sha256: Some(content_sha256),
+                template: None,
+            },
+            SendResult::Permanent(why) => failed(message, why),
+            SendResult::Transient(why)
+                if message.attempts >= i64::from(self.settings.max_attempts) =>
+            {
+                failed(
+                    message,
+                    format!("gave up after {} attempts: {why}", message.attempts),
+                )
+            }
+            SendResult::Transient(why) => {
+                warn!(message_id = %message.id, attempts = message.attempts, error = %why, "transient send failure");
+                Outcome {
+                    message_id: message.id.clone(),
+                    status: OutcomeStatus::Retry {
+                        at: now_ms() + self.backoff(message.attempts).as_millis() as i64,
+                    },
+                    error: Some(why),
+                    gateway: None,
+                    gateway_message_id: None,
+                    content_sha256: None,
+                    template: None,
+                }
+            }
+        };
+        outcome.gateway = Some(gateway.to_owned());
+        outcome.template = Some(template);
+        outcome
+    }
+
+    /// Exponential backoff with full jitter: spreads retries of a failed batch so a
+    /// recovering gateway is not hit by all of them at once.
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = attempts.clamp(1, 20) as u32 - 1;
+        let cap = self.settings.backoff_max_secs * 1000;
+        let ceiling = self
+            .settings
+            .backoff_base_ms
+            .saturating_mul(1 << exp)
+            .min(cap)
+            .max(1);
+        Duration::from_millis(rand::rng().random_range(ceiling / 2..=ceiling))
+    }
+
+    async fn intent(&self, id: &str) -> anyhow::Result<Arc<CachedIntent>> {
+        if let Some(hit) = self.intents.lock().expect("cache lock").get(id) {
+            return Ok(hit.clone());
+        }
+        let row = self
+            .db
+            .intent(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("intent {id} not found"))?;
+        let kind = IntentKind::parse(&row.kind)
+            .ok_or_else(|| anyhow::anyhow!("intent {id} has unknown kind {}", row.kind))?;
+        let cached = Arc::new(CachedIntent {
+            id: row.id,
+            kind,
+            external_id: row.external_id,
+            event: row.event.0,
+            localized: Mutex::new(HashMap::new()),
+        });
+        let mut cache = self.intents.lock().expect("cache lock");
+        if cache.len() >= INTENT_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), cached.clone());
+        Ok(cached)
+    }
+}
+
+impl CachedIntent {
+    fn localized(&self, tz: Tz) -> Arc<Value> {
+        let mut cache = self.localized.lock().expect("zone cache lock");
+        cache
+            .entry(tz)
+            .or_insert_with(|| {
+                Arc::new(schema::localize(
+                    schema::event_fields(self.kind),
+                    &self.event,
+                    tz,
+                ))
+            })
+            .clone()
+    }
+}
+
+fn failed(message: &Claimed, why: String) -> Outcome {
+    warn!(message_id = %message.id, error = %why, "message failed permanently");
+    Outcome {
+        message_id: message.id.clone(),
+        status: OutcomeStatus::Failed,
+        error: Some(why),
+        gateway: None,
+        gateway_message_id: None,
+        content_sha256: None,
+        template: None,
+    }
+}

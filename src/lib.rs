@@ -1,0 +1,43 @@
+//! Vestnik — a notification and correspondence dispatcher for electricity suppliers.
+//!
+//! Upstream systems post *notification intents* (an outage, a debt, a tariff change, a
+//! meter visit, a reply to an appeal) with their recipients; Vestnik renders each notice
+//! with its legally mandatory fields and hands it to the gateway of each channel.
+//!
+//! # Layout
+//!
+//! The domain — plain Rust, no I/O:
+//! - [`intents`]: the five kinds, their field schema ([`intents::schema`]) and request parsing.
+//! - [`recipients`]: recipients, customer types, channels and contact points.
+//! - [`validation`]: field-level errors, collected so a request learns all its faults at once.
+//! - [`templates`]: Handlebars rendering (strict), the context templates see, Russian helpers.
+//! - [`pii`]: how personal data is masked when it must be mentioned at all.
+//!
+//! The adapters around it:
+//! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
+//! - [`auth`]: bearer tokens and roles.
+//! - [`storage`]: SQLite or PostgreSQL behind one [`storage::Db`]; SQL per dialect only where it differs.
+//! - [`queue`]: apalis delivery jobs, pushed in the intake transaction.
+//! - [`dispatch`]: one delivery job: claim → render → send → record.
+//! - [`channels`]: gateways; today the [`channels::outbox`] (files on disk).
+//! - [`worker`]: the apalis worker and the lease sweeper.
+//!
+//! Wiring: [`settings`] (layered config), [`telemetry`], [`app`] (build and run),
+//! [`cli`] (the `vestnik` command).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod channels;
+pub mod cli;
+pub mod dispatch;
+pub mod intents;
+pub mod pii;
+pub mod queue;
+pub mod recipients;
+pub mod settings;
+pub mod storage;
+pub mod telemetry;
+pub mod templates;
+pub mod validation;
+pub mod worker;

@@ -1,0 +1,13 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = vestnik::cli::Cli::parse();
+    match vestnik::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vestnik: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

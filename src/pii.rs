@@ -1,0 +1,51 @@
+//! Masking of personal data (Federal Law 152-FZ) for logs, traces and error messages.
+//!
+//! The one place that decides how a phone, an email or a name looks when it must be
+//! mentioned at all: `+7******4567`, `i***@m***.ru`, `И*** И.`.
+
+/// `+79161234567` → `+7******4567`: country prefix and last four digits stay, so support
+/// can match a complaint to a message without the log holding the number.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
+}
+
+/// `ivan@mail.ru` → `i***@m***.ru`.
+pub fn mask_email(email: &str) -> String {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return "***".into();
+    };
+    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+    let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+    format!("{}***@{}***.{tld}", first(local), first(host))
+}
+
+/// `Иванов Иван Иванович` → `И*** И.`: enough to tell two log lines apart, not to identify.
+pub fn mask_name(name: &str) -> String {
+    let mut words = name.split_whitespace();
+    let first = words.next().and_then(|w| w.chars().next());
+    let second = words.next().and_then(|w| w.chars().next());
+    match (first, second) {
+        (Some(a), Some(b)) => format!("{a}*** {b}."),
+        (Some(a), None) => format!("{a}***"),
+        _ => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_only_what_support_needs() {
+        assert_eq!(mask_phone("+79161234567"), "+7******4567");
+        assert_eq!(mask_email("ivan@mail.ru"), "i***@m***.ru");
+        assert_eq!(mask_name("Иванов Иван Иванович"), "И*** И.");
+        assert_eq!(mask_name(""), "***");
+    }
+}

@@ -1,0 +1,269 @@
+//! Intents, their recipients and messages: intake in one transaction, and reads for the API.
+
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Db, Dialect, now_ms, with_pool};
+use crate::intents::NewIntent;
+use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
+
+/// Rows per multi-row INSERT: well inside SQLite's 32,766 bound parameters, and big
+/// enough that per-statement overhead (~100 µs on SQLite) stops mattering.
+const INSERT_CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntentRow {
+    pub id: String,
+    pub client: String,
+    pub idempotency_key: String,
+    pub request_sha256: String,
+    pub external_id: String,
+    pub kind: String,
+    pub event: Json<Value>,
+    pub recipient_count: i64,
+    pub message_count: i64,
+    pub accept_late: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecipientRow {
+    pub idx: i64,
+    pub account_number: String,
+    pub customer_type: String,
+    pub time_zone: String,
+    pub details: Json<Value>,
+    pub deadline_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: String,
+    pub recipient_idx: i64,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub gateway: Option<String>,
+    pub gateway_message_id: Option<String>,
+    pub content_sha256: Option<String>,
+    pub template: Option<String>,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// What happened to a submitted intent.
+#[derive(Debug)]
+pub enum InsertOutcome {
+    Created(IntentRow),
+    /// The same client sent the same key with the same body before: nothing new stored.
+    Replayed(IntentRow),
+    /// The same key came with a different body.
+    KeyConflict(IntentRow),
+}
+
+const INTENT_COLUMNS: &str = "id, client, idempotency_key, request_sha256, external_id, kind, event, \
+     recipient_count, message_count, accept_late, created_at";
+
+/// The identity of one intake request.
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub client: &'a str,
+    pub idempotency_key: &'a str,
+    pub request_sha256: &'a str,
+    pub request_id: Option<&'a str>,
+}
+
+impl Db {
+    /// Stores the intent, its recipients, one message per recipient × channel and the
+    /// delivery jobs, all in one transaction: on return the intent is accepted for good.
+    pub async fn insert_intent(
+        &self,
+        intent: &NewIntent,
+        submission: &Submission<'_>,
+        batch_size: i64,
+    ) -> anyhow::Result<InsertOutcome> {
+        let id = Uuid::now_v7().to_string();
+        let now = now_ms();
+        let message_count: usize = intent.recipients.iter().map(|r| r.channels.len()).sum();
+        let jobs: Vec<_> = DeliveryJob::cover(&id, intent.recipients.len() as i64, batch_size)
+            .iter()
+            .map(|job| job.to_task(None))
+            .collect();
+
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let claimed_key = sqlx::query(
+                "INSERT INTO intents (id, client, idempotency_key, request_sha256, external_id, kind, event, \
+                 recipient_count, message_count, accept_late, request_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (client, idempotency_key) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(submission.client)
+            .bind(submission.idempotency_key)
+            .bind(submission.request_sha256)
+            .bind(&intent.external_id)
+            .bind(intent.kind.as_str())
+            .bind(Json(&intent.event))
+            .bind(intent.recipients.len() as i64)
+            .bind(message_count as i64)
+            .bind(intent.accept_late)
+            .bind(submission.request_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed_key {
+                for (chunk_no, chunk) in intent.recipients.chunks(INSERT_CHUNK).enumerate() {
+                    let base = (chunk_no * INSERT_CHUNK) as i64;
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, created_at) ",
+                    );
+                    qb.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
+                        let details = json!({"name": r.name, "contacts": r.contacts, "debt": r.debt});
+                        b.push_bind(&id)
+                            .push_bind(base + i as i64)
+                            .push_bind(&r.account_number)
+                            .push_bind(r.customer_type.as_str())
+                            .push_bind(r.time_zone.name())
+                            .push_bind(Json(details))
+                            .push_bind(now);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                let messages: Vec<(i64, &'static str)> = intent
+                    .recipients
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, r)| r.channels.iter().map(move |c| (i as i64, c.as_str())))
+                    .collect();
+                for chunk in messages.chunks(INSERT_CHUNK) {
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, created_at, updated_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, (idx, channel)| {
+                        b.push_bind(Uuid::now_v7().to_string())
+                            .push_bind(&id)
+                            .push_bind(*idx)
+                            .push_bind(*channel)
+                            .push_bind("queued")
+                            .push_bind(now)
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            anyhow::Ok(claimed_key)
+        })?;
+
+        let row = self
+            .intent_by_key(submission.client, submission.idempotency_key)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("intent vanished right after intake"))?;
+        Ok(if inserted {
+            InsertOutcome::Created(row)
+        } else if row.request_sha256 == submission.request_sha256 {
+            InsertOutcome::Replayed(row)
+        } else {
+            InsertOutcome::KeyConflict(row)
+        })
+    }
+
+    async fn intent_by_key(&self, client: &str, key: &str) -> anyhow::Result<Option<IntentRow>> {
+        let sql = format!(
+            "SELECT {INTENT_COLUMNS} FROM intents WHERE client = $1 AND idempotency_key = $2"
+        );
+        let row = with_pool!(self, pool => sqlx::query_as::<_, IntentRow>(sqlx::AssertSqlSafe(sql))
+            .bind(client)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row)
+    }
+
+    pub async fn intent(&self, id: &str) -> anyhow::Result<Option<IntentRow>> {
+        let sql = format!("SELECT {INTENT_COLUMNS} FROM intents WHERE id = $1");
+        let row = with_pool!(self, pool => sqlx::query_as::<_, IntentRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row)
+    }
+
+    /// Intents with this external id, newest first; `client` limits them to one caller.
+    pub async fn intents_by_external_id(
+        &self,
+        external_id: &str,
+        client: Option<&str>,
+    ) -> anyhow::Result<Vec<IntentRow>> {
+        let sql = format!(
+            "SELECT {INTENT_COLUMNS} FROM intents WHERE external_id = $1 AND ($2 IS NULL OR client = $2) \
+             ORDER BY created_at DESC LIMIT 100"
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, IntentRow>(sqlx::AssertSqlSafe(sql))
+            .bind(external_id)
+            .bind(client)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    /// Message counts by status for one intent.
+    pub async fn status_counts(&self, intent_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, COUNT(*) FROM messages WHERE intent_id = $1 GROUP BY status ORDER BY status",
+        )
+        .bind(intent_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
+    /// Recipients `first..end` of an intent.
+    pub async fn recipients(
+        &self,
+        intent_id: &str,
+        first: i64,
+        end: i64,
+    ) -> anyhow::Result<Vec<RecipientRow>> {
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, RecipientRow>(
+            "SELECT idx, account_number, customer_type, time_zone, details, deadline_at FROM recipients \
+             WHERE intent_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .bind(intent_id)
+        .bind(first)
+        .bind(end)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
+    /// Messages of recipients `first..end` of an intent.
+    pub async fn messages(
+        &self,
+        intent_id: &str,
+        first: i64,
+        end: i64,
+    ) -> anyhow::Result<Vec<MessageRow>> {
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, MessageRow>(
+            "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
+             content_sha256, template, sent_at, delivered_at, updated_at FROM messages \
+             WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 ORDER BY recipient_idx, channel",
+        )
+        .bind(intent_id)
+        .bind(first)
+        .bind(end)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,193 @@
+//! The life of a message: claimed under a lease, then recorded as sent, retried or failed.
+//!
+//! The lease is what lets several workers share one database without sending twice: a
+//! claim is one `UPDATE … RETURNING`, so exactly one worker gets each due message, and a
+//! worker that dies mid-send loses its messages only when the lease runs out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Db, Dialect, now_ms, with_pool};
+use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
+
+/// A message a worker now owns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: String,
+    pub recipient_idx: i64,
+    pub channel: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeStatus {
+    /// Handed to the gateway, which accepted it.
+    Sent,
+    /// A transient failure: try again at this time (epoch ms).
+    Retry { at: i64 },
+    /// A permanent failure: no retry.
+    Failed,
+}
+
+/// What one send attempt came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub message_id: String,
+    pub status: OutcomeStatus,
+    pub error: Option<String>,
+    pub gateway: Option<String>,
+    pub gateway_message_id: Option<String>,
+    pub content_sha256: Option<String>,
+    pub template: Option<String>,
+}
+
+/// Columns of one row in the outcomes `VALUES` list, in order.
+pub(super) const OUTCOME_COLUMNS: usize = 10;
+const OUTCOME_CHUNK: usize = 1000;
+
+/// `($1, …, $10), ($11, …)`: placeholders for `rows` outcome rows.
+pub(super) fn values_placeholders(rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * OUTCOME_COLUMNS * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..OUTCOME_COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * OUTCOME_COLUMNS + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl Db {
+    /// Claims every due message of recipients `first..end`: queued ones whose time has come
+    /// and ones whose previous owner's lease ran out.
+    pub async fn claim(
+        &self,
+        intent_id: &str,
+        first: i64,
+        end: i64,
+        lease: Duration,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        let now = now_ms();
+        let lease_until = now + lease.as_millis() as i64;
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, Claimed>(
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $4, updated_at = $5 \
+             WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
+             AND ((status = 'queued' AND next_attempt_at <= $5) OR (status = 'sending' AND lease_until < $5)) \
+             RETURNING id, recipient_idx, channel, attempts",
+        )
+        .bind(intent_id)
+        .bind(first)
+        .bind(end)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
+    /// Records the outcomes of one job's sends; retries get a follow-up job in the same
+    /// transaction, so a retry can never be forgotten.
+    pub async fn record_outcomes(
+        &self,
+        job: &DeliveryJob,
+        outcomes: &[Outcome],
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        let next_retry = outcomes
+            .iter()
+            .filter_map(|o| match o.status {
+                OutcomeStatus::Retry { at } => Some(at),
+                _ => None,
+            })
+            .min();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in outcomes.chunks(OUTCOME_CHUNK) {
+                let sql = update_sql(pool, chunk.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for o in chunk {
+                    let (status, sent_at, next_attempt_at) = match o.status {
+                        OutcomeStatus::Sent => ("sent", Some(now), now),
+                        OutcomeStatus::Retry { at } => ("queued", None, at),
+                        OutcomeStatus::Failed => ("failed", None, now),
+                    };
+                    query = query
+                        .bind(o.message_id.clone())
+                        .bind(status)
+                        .bind(o.error.clone())
+                        .bind(o.gateway.clone())
+                        .bind(o.gateway_message_id.clone())
+                        .bind(o.content_sha256.clone())
+                        .bind(o.template.clone())
+                        .bind(sent_at)
+                        .bind(next_attempt_at)
+                        .bind(now);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            if let Some(at) = next_retry {
+                let delay = Duration::from_millis((at - now).max(0) as u64);
+                Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, vec![job.to_task(Some(delay))]).await?;
+            }
+            tx.commit().await?;
+            anyhow::Ok(())
+        })
+    }
+
+    /// Returns messages whose worker died holding them to the queue, with jobs to send
+    /// them, grouping recipients into ranges of `batch`. Returns how many were released.
+    pub async fn release_expired_leases(&self, batch: i64) -> anyhow::Result<usize> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query_as::<_, (String, i64)>(
+                "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $1, updated_at = $1 \
+                 WHERE status = 'sending' AND lease_until < $1 RETURNING intent_id, recipient_idx",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            let released = rows.len();
+            if released > 0 {
+                let mut ranges: BTreeMap<(String, i64), ()> = BTreeMap::new();
+                for (intent_id, idx) in rows {
+                    ranges.insert((intent_id, idx / batch), ());
+                }
+                let jobs = ranges
+                    .into_keys()
+                    .map(|(intent_id, slot)| DeliveryJob { intent_id, first: slot * batch, end: (slot + 1) * batch }.to_task(None))
+                    .collect();
+                Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
+            }
+            tx.commit().await?;
+            anyhow::Ok(released)
+        })
+    }
+}
+
+/// Picks the dialect's statement from the pool's type.
+fn update_sql<DB: Dialect>(_pool: &sqlx::Pool<DB>, rows: usize) -> String {
+    DB::update_outcomes_sql(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_cell() {
+        assert_eq!(
+            values_placeholders(2),
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        );
+    }
+}

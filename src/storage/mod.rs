@@ -1,0 +1,185 @@
+//! Persistence on SQLite (embedded default) or PostgreSQL (scale-out), one code base.
+//!
+//! SQL is shared wherever the dialects agree (`$1` placeholders work on both); the few
+//! statements that differ live behind [`Dialect`]. Times are epoch milliseconds.
+
+mod intents;
+mod messages;
+mod tokens;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
+pub use messages::{Claimed, Outcome, OutcomeStatus};
+pub use tokens::TokenRow;
+
+/// A connection pool to whichever backend the database URL names.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool: the same SQL text compiles for
+/// both backends, and dialect-specific calls resolve through [`Dialect`].
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($pool) => $body,
+            $crate::storage::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Db {
+    /// Connects by URL: `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad SQLite URL {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // NORMAL in WAL mode survives a process crash (kill -9); only a power cut
+                // may lose the last transactions. Set FULL via the URL for the latter.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            if let Some(parent) = Path::new(options.get_filename()).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open SQLite database {url}"))?;
+            Ok(Self::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .with_context(|| "bad PostgreSQL URL".to_string())?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Self::Postgres(pool))
+        } else {
+            anyhow::bail!("database.url must start with sqlite:// or postgres://")
+        }
+    }
+
+    /// Creates or upgrades the schema: apalis' queue tables, then ours.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => {
+                apalis_sqlite::SqliteStorage::setup(pool)
+                    .await
+                    .context("apalis SQLite setup")?;
+                // apalis' own migrations use sqlx's default table; ours must not collide.
+                let mut ours = sqlx::migrate!("migrations/sqlite");
+                ours.dangerous_set_table_name("_vestnik_migrations");
+                ours.run(pool).await.context("Vestnik SQLite migrations")?;
+            }
+            Db::Postgres(pool) => {
+                apalis_postgres::PostgresStorage::setup(pool)
+                    .await
+                    .context("apalis PostgreSQL setup")?;
+                let mut ours = sqlx::migrate!("migrations/postgres");
+                ours.dangerous_set_table_name("_vestnik_migrations");
+                ours.run(pool)
+                    .await
+                    .context("Vestnik PostgreSQL migrations")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// The statements whose text or mechanics differ between SQLite and PostgreSQL.
+pub trait Dialect: sqlx::Database {
+    /// Adds delivery jobs to the apalis queue inside the caller's transaction, so the jobs
+    /// commit (or vanish) together with the rows they deliver.
+    fn push_jobs(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        queue: &str,
+        jobs: Vec<apalis::prelude::Task<Vec<u8>>>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// `UPDATE messages … FROM (VALUES …)` for `rows` rows of [`messages::OUTCOME_COLUMNS`].
+    fn update_outcomes_sql(rows: usize) -> String;
+}
+
+impl Dialect for sqlx::Sqlite {
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        queue: &str,
+        jobs: Vec<apalis::prelude::Task<Vec<u8>>>,
+    ) -> anyhow::Result<()> {
+        apalis_sqlite::queries::push_tasks(&mut **tx, queue, &jobs).await?;
+        Ok(())
+    }
+
+    fn update_outcomes_sql(rows: usize) -> String {
+        // SQLite names VALUES columns column1…columnN and cannot alias them.
+        format!(
+            "UPDATE messages SET status = v.column2, last_error = v.column3, gateway = v.column4, \
+             gateway_message_id = v.column5, content_sha256 = v.column6, template = v.column7, \
+             sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10 \
+             FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending'",
+            messages::values_placeholders(rows)
+        )
+    }
+}
+
+impl Dialect for sqlx::Postgres {
+    async fn push_jobs(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        queue: &str,
+        jobs: Vec<apalis::prelude::Task<Vec<u8>>>,
+    ) -> anyhow::Result<()> {
+        apalis_postgres::queries::push_tasks(&mut **tx, queue, jobs).await?;
+        Ok(())
+    }
+
+    fn update_outcomes_sql(rows: usize) -> String {
+        format!(
+            "UPDATE messages m SET status = v.status, last_error = v.last_error, gateway = v.gateway, \
+             gateway_message_id = v.gateway_message_id, content_sha256 = v.content_sha256, \
+             template = v.template, sent_at = v.sent_at::bigint, next_attempt_at = v.next_attempt_at::bigint, \
+             lease_until = NULL, updated_at = v.updated_at::bigint \
+             FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
+             template, sent_at, next_attempt_at, updated_at) \
+             WHERE m.id = v.id AND m.status = 'sending'",
+            messages::values_placeholders(rows)
+        )
+    }
+}
+
+/// Now, in the storage's time unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,118 @@
+//! The worker: apalis pulls delivery jobs and hands them to the [`Dispatcher`]; a sweeper
+//! returns messages of dead workers to the queue when their lease runs out.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use tracing::{error, info};
+
+use crate::dispatch::Dispatcher;
+use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
+use crate::storage::Db;
+
+async fn handle(job: DeliveryJob, dispatcher: Data<Arc<Dispatcher>>) -> Result<(), BoxDynError> {
+    if let Err(e) = dispatcher.deliver(&job).await {
+        // Messages stay claimed; their lease returns them to the queue. Failing the job
+        // lets apalis try it again (after a pause, so a database outage does not spin).
+        error!(intent_id = %job.intent_id, error = format!("{e:#}"), "delivery job failed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// A name unique to this process: apalis refuses to reuse a live worker's name.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    format!(
+        "vestnik-{}-{}-{}",
+        host.trim(),
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+/// Runs the worker until `shutdown` completes; in-flight jobs finish first.
+pub async fn run(
+    dispatcher: Arc<Dispatcher>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = dispatcher.db().clone();
+    let settings = dispatcher.settings().clone();
+    let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
+    let sweeper = tokio::spawn(sweep_leases(
+        db.clone(),
+        settings.batch_size.into(),
+        settings.lease_secs,
+        sweeper_stopped,
+    ));
+    let name = worker_name();
+    info!(worker = %name, backend = db.backend_name(), "worker started");
+    let heartbeat = Duration::from_secs(settings.heartbeat_secs.max(1));
+    let signal = async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let result = match db {
+        Db::Sqlite(pool) => {
+            let config = apalis_sqlite::Config::default()
+                .queue(DELIVERY_QUEUE)
+                .batch_size(settings.concurrency.max(1))
+                .heartbeat_interval(heartbeat);
+            let backend = apalis_sqlite::SqliteStorage::<DeliveryJob>::new(&pool)
+                .with_config(config)
+                .poll_with_interval(Duration::from_millis(settings.poll_interval_ms.max(1)));
+            WorkerBuilder::new(name.clone())
+                .backend(backend)
+                .data(dispatcher)
+                .concurrency(settings.concurrency.max(1))
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+        Db::Postgres(pool) => {
+            let config = apalis_postgres::Config::default()
+                .queue(DELIVERY_QUEUE)
+                .batch_size(settings.concurrency.max(1))
+                .heartbeat_interval(heartbeat)
+                .missed_heartbeats(2);
+            let backend = apalis_postgres::PostgresStorage::<DeliveryJob>::new(&pool)
+                .with_config(config)
+                .with_pubsub();
+            WorkerBuilder::new(name.clone())
+                .backend(backend)
+                .data(dispatcher)
+                .concurrency(settings.concurrency.max(1))
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+    };
+    let _ = stop_sweeper.send(true);
+    let _ = sweeper.await;
+    info!(worker = %name, "worker stopped");
+    result.map_err(|e| anyhow::anyhow!("worker failed: {e}"))
+}
+
+/// Every quarter lease, re-queues messages whose worker died while sending them.
+async fn sweep_leases(
+    db: Db,
+    batch: i64,
+    lease_secs: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let period = Duration::from_millis((lease_secs * 1000 / 4).max(500));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        match db.release_expired_leases(batch).await {
+            Ok(0) => {}
+            Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
+            Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
+        }
+    }
+}
