@@ -41,8 +41,11 @@ impl DeliveryJob {
         // plus a few for infrastructure errors is enough.
         let builder = builder.max_attempts(5);
         match delay {
-            Some(d) => builder.run_after(d).build(),
-            None => builder.build(),
+            // apalis keeps run_at in whole seconds; round up so the job is not early.
+            Some(d) if !d.is_zero() => builder
+                .run_after(Duration::from_secs(d.as_millis().div_ceil(1000) as u64))
+                .build(),
+            _ => builder.build(),
         }
     }
 }

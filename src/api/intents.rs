@@ -174,9 +174,11 @@ pub async fn get(
     }
     let first = (page_no - 1) * per_page;
     let end = (first + per_page).min(row.recipient_count);
+    // Counts first: statuses only move forward, so a page read after them is never
+    // behind them (a caller that sees nothing in flight sees final statuses below).
+    let counts = state.db.status_counts(&id).await?;
     let recipients = state.db.recipients(&id, first, end).await?;
     let messages = state.db.messages(&id, first, end).await?;
-    let counts = state.db.status_counts(&id).await?;
 
     let mut listed = Vec::with_capacity(recipients.len());
     let mut messages = messages.into_iter().peekable();

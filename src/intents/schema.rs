@@ -26,6 +26,8 @@ pub enum FieldType {
     TimeOfDay,
     Phone,
     Money,
+    /// A non-empty list of non-blank texts, each at most this many characters.
+    TextList(usize),
     Object(&'static [Field]),
     /// A non-empty list of objects.
     List(&'static [Field]),
@@ -118,7 +120,11 @@ const DEBT_WARNING: &[Field] = &[
         "дата возможного ограничения",
     ),
     req("pay_by", FieldType::Date, "срок оплаты"),
-    req("payment_methods", LONG, "способы оплаты"),
+    req(
+        "payment_methods",
+        FieldType::TextList(1000),
+        "способы оплаты",
+    ),
     req("contact_phone", FieldType::Phone, "контактный телефон"),
 ];
 
@@ -255,6 +261,21 @@ fn validate_value(ty: FieldType, v: &Value, path: &str, errors: &mut FieldErrors
             PhoneNumber::parse(s).map(|p| Value::String(p.as_str().to_owned()))
         }
         FieldType::Money => Money::parse(v).map(|m| Value::String(m.to_string())),
+        FieldType::TextList(max) => {
+            let Some(items) = v.as_array().filter(|items| !items.is_empty()) else {
+                errors.push(path, "must be a non-empty list of strings");
+                return None;
+            };
+            let before = errors.len();
+            let out: Vec<Value> = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    validate_value(FieldType::Text(max), item, &format!("{path}[{i}]"), errors)
+                })
+                .collect();
+            return (errors.len() == before).then_some(Value::Array(out));
+        }
         FieldType::Object(fields) => return validate(fields, v, path, errors),
         FieldType::List(fields) => {
             let Some(items) = v.as_array() else {

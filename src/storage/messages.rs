@@ -94,6 +94,35 @@ impl Db {
         Ok(rows)
     }
 
+    /// When the earliest queued-but-not-yet-due message of recipients `first..end` is due.
+    pub async fn next_due(
+        &self,
+        intent_id: &str,
+        first: i64,
+        end: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let (at,) = with_pool!(self, pool => sqlx::query_as::<_, (Option<i64>,)>(
+            "SELECT MIN(next_attempt_at) FROM messages \
+             WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 AND status = 'queued'",
+        )
+        .bind(intent_id)
+        .bind(first)
+        .bind(end)
+        .fetch_one(pool)
+        .await)?;
+        Ok(at)
+    }
+
+    /// Queues `job` to run after `delay`.
+    pub async fn push_job(&self, job: &DeliveryJob, delay: Duration) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, vec![job.to_task(Some(delay))]).await?;
+            tx.commit().await?;
+            anyhow::Ok(())
+        })
+    }
+
     /// Records the outcomes of one job's sends; retries get a follow-up job in the same
     /// transaction, so a retry can never be forgotten.
     pub async fn record_outcomes(

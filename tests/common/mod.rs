@@ -1,0 +1,259 @@
+//! Test harness: a real Vestnik on a random port with its own database and outbox.
+//!
+//! Every test gets a fresh SQLite file or a fresh PostgreSQL database (created on
+//! `VESTNIK_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after).
+#![allow(dead_code)]
+
+pub mod notices;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use vestnik::app::App;
+use vestnik::auth::{self, Role};
+use vestnik::settings::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once per backend, as
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident;)+) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(crate::common::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("VESTNIK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend, dir: &Path) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.join("vestnik.db").display()),
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let admin = pg_admin_url();
+                let name = format!("vestnik_test_{}", uuid::Uuid::now_v7().simple());
+                let pool = sqlx::PgPool::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL tests need a server: cannot connect to {admin} ({e}). \
+                         Start PostgreSQL or point VESTNIK_TEST_PG_URL at one (a user allowed to CREATE DATABASE)."
+                    )
+                });
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&pool)
+                    .await
+                    .expect("CREATE DATABASE");
+                pool.close().await;
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&pool)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn test_settings(dir: &Path, db_url: &str) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.database.url = db_url.to_owned();
+    settings.outbox.dir = dir.join("outbox");
+    settings.templates.dir = repo_path("templates");
+    settings.auth.admin_token_file = dir.join("admin.token");
+    settings.dispatch.poll_interval_ms = 20;
+    settings.dispatch.backoff_base_ms = 50;
+    settings.dispatch.backoff_max_secs = 1;
+    settings
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub db: vestnik::storage::Db,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _test_db: TestDb,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new(backend, dir.path()).await;
+    let mut settings = test_settings(dir.path(), &test_db.url);
+    tweak(&mut settings);
+    let app = App::build(settings).await.expect("app builds");
+    let token = auth::create_token(&app.db, "billing", Role::Ingest)
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.serve(listener, shutdown.clone()));
+    TestApp {
+        base,
+        token,
+        http: reqwest::Client::new(),
+        dir,
+        db,
+        shutdown,
+        server: Some(server),
+        _test_db: test_db,
+    }
+}
+
+impl TestApp {
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
+    pub async fn token_for(&self, name: &str, role: Role) -> String {
+        auth::create_token(&self.db, name, role).await.unwrap()
+    }
+
+    pub async fn post_intent(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/intents", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until no message of the intent is queued or sending, and returns the intent.
+    pub async fn wait_settled(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, intent) = self
+                .get_json(&format!("/v1/intents/{id}?per_page=1000"))
+                .await;
+            assert_eq!(status, 200, "{intent}");
+            let counts = &intent["status_counts"];
+            let busy =
+                counts["queued"].as_i64().unwrap_or(0) + counts["sending"].as_i64().unwrap_or(0);
+            if busy == 0 {
+                return intent;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "intent {id} did not settle: {counts}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn example(kind: &str) -> Value {
+    let text = std::fs::read_to_string(repo_path(&format!("examples/{kind}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every file under `dir`, recursively, as (path, contents).
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}

@@ -1,0 +1,562 @@
+//! The intake API end to end, on SQLite and on PostgreSQL: accept → queue → render → outbox.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, example, files, spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use vestnik::auth::Role;
+use vestnik::intents::IntentKind;
+
+both_backends! {
+    every_kind_reaches_the_outbox_with_every_mandatory_field;
+    invalid_request_lists_every_bad_field_and_stores_nothing;
+    malformed_or_oversized_bodies_get_problem_json;
+    routes_need_a_token_with_the_right_role;
+    retry_with_same_key_and_body_returns_the_original_and_enqueues_nothing;
+    two_concurrent_identical_requests_make_one_intent;
+    recipients_are_paginated_and_intents_found_by_external_id;
+    a_template_that_misses_a_variable_fails_the_message_permanently;
+    a_transient_gateway_failure_is_retried_until_it_succeeds;
+    health_reports_the_database;
+}
+
+async fn every_kind_reaches_the_outbox_with_every_mandatory_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for kind in IntentKind::ALL {
+        let body = example(kind.as_str());
+        let response = app.post_intent(&body).await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{kind:?}: {}",
+            response.text().await.unwrap()
+        );
+        let accepted: Value = response.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap();
+        let expected_messages: usize = body["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["channels"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(accepted["messages"], expected_messages);
+
+        let intent = app.wait_settled(id).await;
+        assert_eq!(
+            intent["status_counts"],
+            json!({"sent": expected_messages}),
+            "{kind:?}: {intent}"
+        );
+        for (recipient, listed) in body["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(intent["recipients"].as_array().unwrap())
+        {
+            let must = common::notices::mandatory_texts(
+                kind,
+                &body["event"],
+                recipient,
+                "ООО «РУСЭНЕРГОСБЫТ»",
+            );
+            for channel in listed["channels"].as_array().unwrap() {
+                assert_eq!(channel["status"], "sent");
+                assert_eq!(channel["attempts"], 1);
+                let file = app
+                    .outbox()
+                    .join(channel["gateway_message_id"].as_str().unwrap());
+                let bytes =
+                    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                let sha = vestnik_sha256(&bytes);
+                assert_eq!(channel["content_sha256"], sha, "stored hash is the file's");
+                let text = readable_text(channel["channel"].as_str().unwrap(), &bytes);
+                // SMS may be supplementary; full notices must carry every mandatory field.
+                if channel["channel"] != "sms" {
+                    for needle in &must {
+                        assert!(
+                            text.contains(needle.as_str()),
+                            "{kind:?} {} lacks {needle:?}:\n{text}",
+                            channel["channel"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
+fn vestnik_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The human-readable text of an outbox file (an email's decoded parts, a JSON's text).
+fn readable_text(channel: &str, bytes: &[u8]) -> String {
+    match channel {
+        "email" => {
+            let message = mail_parser::MessageParser::default()
+                .parse(bytes)
+                .expect("valid RFC 5322");
+            assert!(message.message_id().is_some());
+            let text = message.body_text(0).expect("text part").into_owned();
+            let html = message.body_html(0).expect("HTML part").into_owned();
+            assert!(!html.is_empty());
+            // SMTP mandates CRLF line ends; compare with the intent's LF text.
+            format!("{}\n{text}", message.subject().unwrap_or_default()).replace("\r\n", "\n")
+        }
+        "sms" | "fax" => {
+            let v: Value = serde_json::from_slice(bytes).unwrap();
+            v["text"].as_str().unwrap().to_owned()
+        }
+        _ => String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("planned_outage");
+    body["event"]["contact_phone"] = json!("8 800 100-00-00");
+    body["event"].as_object_mut().unwrap().remove("reason");
+    body["recipients"][0]["time_zone"] = json!("Mars/Olympus");
+    body["recipients"][1]["contacts"]["email"] = json!("not-an-email");
+    body["recipients"][2]["channels"] = json!(["sms", "pigeon"]);
+    body["recipients"][2]["contacts"]
+        .as_object_mut()
+        .unwrap()
+        .remove("phone");
+
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "event.contact_phone",
+        "event.reason",
+        "recipients[0].time_zone",
+        "recipients[1].contacts.email",
+        "recipients[2].channels[1]",
+        "recipients[2].contacts.phone",
+    ] {
+        assert!(fields.contains(&expected), "{expected} not in {fields:?}");
+    }
+
+    let unknown_kind =
+        json!({"kind": "lottery", "external_id": "x", "event": {}, "recipients": []});
+    let problem: Value = app.post_intent(&unknown_kind).await.json().await.unwrap();
+    assert!(problem["errors"].to_string().contains("unknown kind"));
+
+    let typo = {
+        let mut b = example("meter_visit");
+        b["recipients"][0]["phnoe"] = json!("+79161234567");
+        b
+    };
+    let response = app.post_intent(&typo).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["errors"][0]["field"], "recipients[0].phnoe",
+        "{problem}"
+    );
+
+    let (_, found) = app
+        .get_json("/v1/intents?external_id=outage-2027-000316")
+        .await;
+    assert_eq!(found["intents"], json!([]), "nothing was stored");
+    assert!(files(&app.outbox()).is_empty());
+    app.stop().await;
+}
+
+async fn malformed_or_oversized_bodies_get_problem_json(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.server.body_limit_bytes = 64 * 1024).await;
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        app.http
+            .post(format!("{}/v1/intents", app.base))
+            .bearer_auth(&app.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = post(b"{\"kind\": ".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+
+    let r = post(
+        b"kind=planned_outage".to_vec(),
+        "application/x-www-form-urlencoded",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 415);
+
+    let r = post(vec![b' '; 128 * 1024], "application/json")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["status"], 413);
+
+    // Still serving.
+    let r = app.post_intent(&example("appeal_reply")).await;
+    assert_eq!(r.status(), 202);
+    app.stop().await;
+}
+
+async fn routes_need_a_token_with_the_right_role(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = format!("{}/v1/intents", app.base);
+    let r = app
+        .http
+        .post(&url)
+        .json(&example("meter_visit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let r = app
+        .http
+        .post(&url)
+        .bearer_auth("vst_forged")
+        .json(&example("meter_visit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let operator = app.token_for("editor", Role::Operator).await;
+    let r = app
+        .http
+        .post(&url)
+        .bearer_auth(&operator)
+        .json(&example("meter_visit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let accepted: Value = app
+        .post_intent(&example("meter_visit"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent_url = format!("{}/v1/intents/{id}", app.base);
+    let auditor = app.token_for("audit", Role::Auditor).await;
+    assert_eq!(
+        app.http
+            .get(&intent_url)
+            .bearer_auth(&auditor)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.http
+            .get(&intent_url)
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Another upstream system cannot read billing's intents.
+    let other = app.token_for("outage-planning", Role::Ingest).await;
+    assert_eq!(
+        app.http
+            .get(&intent_url)
+            .bearer_auth(&other)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.http.get(&intent_url).send().await.unwrap().status(),
+        401
+    );
+    app.stop().await;
+}
+
+async fn retry_with_same_key_and_body_returns_the_original_and_enqueues_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = example("tariff_change");
+    let send = |body: &Value| {
+        app.http
+            .post(format!("{}/v1/intents", app.base))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", "tariff-2027-07")
+            .json(body)
+            .send()
+    };
+    let first = send(&body).await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let id = first["id"].as_str().unwrap();
+    app.wait_settled(id).await;
+    let files_before = files(&app.outbox()).len();
+
+    let again = send(&body).await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the original response, byte for byte");
+
+    let mut changed = body.clone();
+    changed["event"]["legal_basis"] = json!("Приказ № 999");
+    let conflict = send(&changed).await.unwrap();
+    assert_eq!(conflict.status(), 409);
+
+    // Without a header, the external id is the key.
+    let by_external = app.post_intent(&body).await;
+    assert_eq!(by_external.status(), 202);
+    let replay = app.post_intent(&body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, found) = app
+        .get_json(&format!(
+            "/v1/intents?external_id={}",
+            body["external_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        found["intents"].as_array().unwrap().len(),
+        2,
+        "one per key: {found}"
+    );
+    let by_external_id: Value = by_external.json().await.unwrap();
+    app.wait_settled(by_external_id["id"].as_str().unwrap())
+        .await;
+    let per_intent = body["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["channels"].as_array().unwrap().len())
+        .sum::<usize>();
+    assert_eq!(
+        files(&app.outbox()).len(),
+        files_before + per_intent,
+        "replays enqueued nothing"
+    );
+    app.stop().await;
+}
+
+async fn two_concurrent_identical_requests_make_one_intent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = example("debt_warning");
+    let (a, b) = tokio::join!(app.post_intent(&body), app.post_intent(&body));
+    assert_eq!(a.status(), 202);
+    assert_eq!(b.status(), 202);
+    let a: Value = a.json().await.unwrap();
+    let b: Value = b.json().await.unwrap();
+    assert_eq!(a["id"], b["id"]);
+    let (_, found) = app
+        .get_json("/v1/intents?external_id=debt-2027-02-000871")
+        .await;
+    assert_eq!(found["intents"].as_array().unwrap().len(), 1, "{found}");
+    let intent = app.wait_settled(a["id"].as_str().unwrap()).await;
+    let total: i64 = intent["status_counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .sum();
+    assert_eq!(total, a["messages"].as_i64().unwrap());
+    assert_eq!(
+        files(&app.outbox()).len() as i64,
+        total,
+        "each message sent once"
+    );
+    app.stop().await;
+}
+
+async fn recipients_are_paginated_and_intents_found_by_external_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("planned_outage");
+    let template = body["recipients"][0].clone();
+    let recipients: Vec<Value> = (0..250)
+        .map(|i| {
+            let mut r = template.clone();
+            r["account_number"] = json!(format!("77{i:08}"));
+            r["channels"] = json!(["sms"]);
+            r["contacts"]["phone"] = json!(format!("+7916{i:07}"));
+            r
+        })
+        .collect();
+    body["recipients"] = json!(recipients);
+    body["external_id"] = json!("outage-paged");
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    app.wait_settled(id).await;
+
+    let (status, page3) = app
+        .get_json(&format!("/v1/intents/{id}?page=3&per_page=100"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page3["pages"], 3);
+    let listed = page3["recipients"].as_array().unwrap();
+    assert_eq!(listed.len(), 50);
+    assert_eq!(listed[0]["recipient_id"], 200);
+    assert_eq!(listed[0]["account_number"], "7700000200");
+    assert_eq!(page3["status_counts"], json!({"sent": 250}));
+    let (status, _) = app
+        .get_json(&format!("/v1/intents/{id}?per_page=5000"))
+        .await;
+    assert_eq!(status, 400);
+
+    let (_, found) = app.get_json("/v1/intents?external_id=outage-paged").await;
+    assert_eq!(found["intents"][0]["id"], id);
+    let (status, _) = app
+        .get_json("/v1/intents/01900000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+async fn a_template_that_misses_a_variable_fails_the_message_permanently(backend: Backend) {
+    let templates = tempfile::tempdir().unwrap();
+    copy_dir(&common::repo_path("templates"), templates.path());
+    std::fs::write(
+        templates.path().join("meter_visit/sms.hbs"),
+        "{{org.name}}: {{event.no_such_field}}",
+    )
+    .unwrap();
+    let dir = templates.path().to_owned();
+    let app = spawn_app_with(backend, move |s| s.templates.dir = dir).await;
+    let accepted: Value = app
+        .post_intent(&example("meter_visit"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let intent = app.wait_settled(accepted["id"].as_str().unwrap()).await;
+    let channels: Vec<&Value> = intent["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["channels"].as_array().unwrap())
+        .collect();
+    for c in channels {
+        if c["channel"] == "sms" {
+            assert_eq!(c["status"], "failed", "{c}");
+            assert_eq!(c["attempts"], 1, "a render error is not retried");
+            assert!(
+                c["reason"].as_str().unwrap().contains("no_such_field"),
+                "{c}"
+            );
+        } else {
+            assert_eq!(c["status"], "sent", "{c}");
+        }
+    }
+    app.stop().await;
+}
+
+async fn a_transient_gateway_failure_is_retried_until_it_succeeds(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Make the SMS outbox unwritable: a file where the directory should be.
+    let sms_dir = app.outbox().join("sms");
+    std::fs::remove_dir(&sms_dir).unwrap();
+    std::fs::write(&sms_dir, b"blocked").unwrap();
+    let accepted: Value = app
+        .post_intent(&example("meter_visit"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = accepted["id"].as_str().unwrap().to_owned();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+        let sms: Vec<&Value> = intent["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["channels"].as_array().unwrap())
+            .filter(|c| c["channel"] == "sms")
+            .collect();
+        if sms.iter().all(|c| c["attempts"].as_i64().unwrap() >= 2) {
+            assert!(
+                sms.iter()
+                    .all(|c| c["status"] == "queued" || c["status"] == "sending"),
+                "{sms:?}"
+            );
+            assert!(sms.iter().any(|c| {
+                c["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("cannot write"))
+            }));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retries seen: {intent}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::remove_file(&sms_dir).unwrap();
+    std::fs::create_dir(&sms_dir).unwrap();
+    let intent = app.wait_settled(&id).await;
+    for c in intent["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["channels"].as_array().unwrap())
+    {
+        assert_eq!(c["status"], "sent", "{c}");
+    }
+    app.stop().await;
+}
+
+async fn health_reports_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let r = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(
+        body["database"],
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    );
+    app.stop().await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
