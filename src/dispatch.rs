@@ -70,12 +70,25 @@ impl Dispatcher {
     #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
-        let claimed = self
+        let mut claimed = self
             .db
             .claim(&job.intent_id, job.first, job.end, lease)
             .await?;
         if claimed.is_empty() {
-            return Ok(());
+            // apalis schedules in whole seconds, so a retry job can wake before its
+            // messages are due: wait briefly, or hand the range to a later job.
+            let Some(due) = self.db.next_due(&job.intent_id, job.first, job.end).await? else {
+                return Ok(());
+            };
+            let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+            if wait > Duration::from_secs(2) {
+                return self.db.push_job(job, wait).await;
+            }
+            tokio::time::sleep(wait).await;
+            claimed = self
+                .db
+                .claim(&job.intent_id, job.first, job.end, lease)
+                .await?;
         }
         let intent = self.intent(&job.intent_id).await?;
         let recipients: HashMap<i64, RecipientRow> = self
