@@ -28,8 +28,10 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod channels;
 pub mod cli;
+pub mod deadlines;
 pub mod dispatch;
 pub mod intents;
 pub mod pii;
