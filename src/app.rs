@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::api::{self, AppState};
 use crate::channels::Gateways;
+use crate::deadlines::Rulebook;
 use crate::dispatch::Dispatcher;
 use crate::settings::Settings;
 use crate::storage::Db;
@@ -20,6 +21,7 @@ use crate::worker;
 pub struct App {
     pub settings: Arc<Settings>,
     pub db: Db,
+    pub rulebook: Arc<Rulebook>,
     pub dispatcher: Arc<Dispatcher>,
 }
 
@@ -28,6 +30,10 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
+        let rulebook = Arc::new(Rulebook::load(
+            &settings.deadlines.calendar_dir,
+            &settings.deadlines.policies_file,
+        )?);
         let renderer =
             Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
         let gateways = Gateways::from_settings(&settings)?;
@@ -41,6 +47,7 @@ impl App {
         Ok(Self {
             settings: Arc::new(settings),
             db,
+            rulebook,
             dispatcher,
         })
     }
@@ -49,6 +56,7 @@ impl App {
         api::router(AppState {
             db: self.db.clone(),
             settings: self.settings.clone(),
+            rulebook: self.rulebook.clone(),
         })
     }
 

@@ -9,6 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, termination_signal};
 use crate::auth::{self, Role};
+use crate::deadlines::{AppealVariant, DeadlineQuery, EventMoment, Rulebook};
+use crate::intents::IntentKind;
+use crate::recipients::CustomerType;
 use crate::settings::Settings;
 use crate::storage::Db;
 use crate::telemetry::{self, LogFormat};
@@ -42,6 +45,28 @@ enum Command {
     Worker,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Print the legal deadline for one notice as JSON, with its explanation.
+    Deadline {
+        /// planned_outage, meter_visit, debt_warning, tariff_change or appeal_reply.
+        #[arg(long, value_parser = parse_kind)]
+        kind: IntentKind,
+        /// individual or legal_entity.
+        #[arg(long, value_parser = parse_customer_type)]
+        customer_type: CustomerType,
+        /// The event day or moment, local to --tz: YYYY-MM-DD or YYYY-MM-DDTHH:MM
+        /// (for appeal_reply: the registration).
+        #[arg(long, value_parser = parse_event)]
+        event: EventMoment,
+        /// The recipient's IANA time zone, e.g. Europe/Samara.
+        #[arg(long)]
+        tz: chrono_tz::Tz,
+        /// The account, to apply its contract's override if there is one.
+        #[arg(long)]
+        account: Option<String>,
+        /// For appeal_reply: written, written_extended, answering_machine_phone, answering_machine_address.
+        #[arg(long, value_parser = parse_appeal, default_value = "written")]
+        appeal: AppealVariant,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -60,6 +85,32 @@ enum TokenCommand {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+fn parse_kind(s: &str) -> Result<IntentKind, String> {
+    IntentKind::parse(s).ok_or_else(|| format!("unknown kind '{s}'"))
+}
+
+fn parse_customer_type(s: &str) -> Result<CustomerType, String> {
+    CustomerType::parse(s)
+        .ok_or_else(|| format!("unknown customer type '{s}': use individual or legal_entity"))
+}
+
+fn parse_appeal(s: &str) -> Result<AppealVariant, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown appeal variant '{s}'"))
+}
+
+fn parse_event(s: &str) -> Result<EventMoment, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(EventMoment::Date(d));
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return Ok(EventMoment::LocalDateTime(dt));
+        }
+    }
+    Err(format!("'{s}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM"))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -91,6 +142,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.serve(listener, shutdown).await
         }
         Command::Worker => App::build(settings).await?.work(termination_signal()).await,
+        Command::Deadline {
+            kind,
+            customer_type,
+            event,
+            tz,
+            account,
+            appeal,
+        } => {
+            let rulebook = Rulebook::load(
+                &settings.deadlines.calendar_dir,
+                &settings.deadlines.policies_file,
+            )?;
+            let deadline = rulebook.deadline(&DeadlineQuery {
+                kind,
+                customer_type,
+                account_number: account.as_deref(),
+                event,
+                tz,
+                appeal,
+            })?;
+            println!("{}", serde_json::to_string_pretty(&deadline)?);
+            Ok(())
+        }
         Command::Migrate => {
             let db = Db::connect(&settings.database.url, 2).await?;
             db.migrate().await?;

@@ -21,6 +21,7 @@ pub struct Settings {
     pub dispatch: Dispatch,
     pub outbox: Outbox,
     pub templates: Templates,
+    pub deadlines: Deadlines,
     pub organization: Organization,
     pub channels: ChannelGateways,
     pub auth: Auth,
@@ -64,6 +65,13 @@ pub struct Outbox {
 #[serde(deny_unknown_fields)]
 pub struct Templates {
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    pub calendar_dir: PathBuf,
+    pub policies_file: PathBuf,
 }
 
 /// The sender of every notice; rendered into templates as `org.*`.

@@ -31,6 +31,14 @@ fn start(dir: &Path, db_url: &str, port: u16) -> Child {
         .env("VESTNIK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("VESTNIK_OUTBOX__DIR", dir.join("outbox"))
         .env("VESTNIK_TEMPLATES__DIR", repo_path("templates"))
+        .env(
+            "VESTNIK_DEADLINES__CALENDAR_DIR",
+            repo_path("config/calendar"),
+        )
+        .env(
+            "VESTNIK_DEADLINES__POLICIES_FILE",
+            repo_path("config/policies.toml"),
+        )
         .env("VESTNIK_AUTH__ADMIN_TOKEN_FILE", dir.join("admin.token"))
         // Small batches and a short lease so the test sees many jobs in flight and
         // recovers the killed process's claims quickly.

@@ -1,6 +1,7 @@
 //! The HTTP API (v1, JSON): thin handlers that parse, call the domain and storage, answer.
 
 mod auth;
+mod deadlines;
 mod intents;
 mod problem;
 
@@ -10,7 +11,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -18,6 +19,7 @@ use tower_http::trace::TraceLayer;
 pub use intents::Accepted;
 pub use problem::ApiError;
 
+use crate::deadlines::Rulebook;
 use crate::settings::Settings;
 use crate::storage::Db;
 
@@ -25,6 +27,7 @@ use crate::storage::Db;
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    pub rulebook: Arc<Rulebook>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/intents", get(intents::list).post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
+        .route("/v1/deadlines", post(deadlines::compute))
         .route("/health", get(health))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))

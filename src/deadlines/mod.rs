@@ -8,6 +8,7 @@
 //! Layout: `rules` (the configured rules), `counting` (day arithmetic), this file (the API).
 
 mod counting;
+mod rulebook;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 pub use counting::{MonthSpan, SkipReason, SkippedDay};
+pub use rulebook::{Rulebook, event_moment};
 pub use rules::{
     BeforeConvention, Counting, Direction, Extension, Policies, PolicyError, Rule, RuleKey,
     RuleOrigin, RuleVariant, Unit,

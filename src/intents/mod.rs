@@ -57,6 +57,8 @@ pub struct NewIntent {
     pub event: Value,
     pub recipients: Vec<Recipient>,
     pub accept_late: bool,
+    /// Each recipient's legal deadline (epoch ms), once computed; same order as recipients.
+    pub deadlines: Vec<Option<i64>>,
 }
 
 /// The request body as it arrived, loose enough to report every bad field.
@@ -153,6 +155,7 @@ impl RawIntent {
                 event,
                 recipients,
                 accept_late,
+                deadlines: Vec::new(),
             }),
             _ => unreachable!("every missing part was reported as an error"),
         }

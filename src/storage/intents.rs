@@ -121,7 +121,7 @@ impl Db {
                 for (chunk_no, chunk) in intent.recipients.chunks(INSERT_CHUNK).enumerate() {
                     let base = (chunk_no * INSERT_CHUNK) as i64;
                     let mut qb = sqlx::QueryBuilder::new(
-                        "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, created_at) ",
+                        "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, deadline_at, created_at) ",
                     );
                     qb.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
                         let details = json!({"name": r.name, "contacts": r.contacts, "debt": r.debt});
@@ -131,6 +131,7 @@ impl Db {
                             .push_bind(r.customer_type.as_str())
                             .push_bind(r.time_zone.name())
                             .push_bind(Json(details))
+                            .push_bind(intent.deadlines.get(base as usize + i).copied().flatten())
                             .push_bind(now);
                     });
                     qb.build().execute(&mut *tx).await?;

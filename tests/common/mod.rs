@@ -118,6 +118,8 @@ pub fn test_settings(dir: &Path, db_url: &str) -> Settings {
     settings.outbox.dir = dir.join("outbox");
     settings.templates.dir = repo_path("templates");
     settings.auth.admin_token_file = dir.join("admin.token");
+    settings.deadlines.calendar_dir = repo_path("config/calendar");
+    settings.deadlines.policies_file = repo_path("config/policies.toml");
     settings.dispatch.poll_interval_ms = 20;
     settings.dispatch.backoff_base_ms = 50;
     settings.dispatch.backoff_max_secs = 1;

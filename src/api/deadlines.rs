@@ -1,0 +1,66 @@
+//! `POST /v1/deadlines`: the legal deadline for one notice, with its explanation.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::auth::require;
+use super::{ApiError, AppState};
+use crate::auth::{Principal, Role};
+use crate::deadlines::{AppealVariant, Deadline, DeadlineQuery, EventMoment};
+use crate::intents::IntentKind;
+use crate::recipients::CustomerType;
+use crate::validation::FieldError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineRequest {
+    kind: IntentKind,
+    customer_type: CustomerType,
+    /// `YYYY-MM-DD`, local `YYYY-MM-DDTHH:MM:SS`, or RFC 3339; for `appeal_reply` the registration.
+    event: EventMoment,
+    time_zone: String,
+    account_number: Option<String>,
+    #[serde(default)]
+    appeal: AppealVariant,
+}
+
+pub async fn compute(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Json<DeadlineRequest>, JsonRejection>,
+) -> Result<Json<Deadline>, ApiError> {
+    require(
+        &principal,
+        &[Role::Ingest, Role::Auditor, Role::Operator, Role::Admin],
+        "compute deadlines",
+    )?;
+    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let invalid = |field: &str, reason: String| {
+        ApiError::Invalid(vec![FieldError {
+            field: field.into(),
+            reason,
+        }])
+    };
+    let tz: Tz = request.time_zone.parse().map_err(|_| {
+        invalid(
+            "time_zone",
+            format!("'{}' is not an IANA time zone", request.time_zone),
+        )
+    })?;
+    let query = DeadlineQuery {
+        kind: request.kind,
+        customer_type: request.customer_type,
+        account_number: request.account_number.as_deref(),
+        event: request.event,
+        tz,
+        appeal: request.appeal,
+    };
+    state
+        .rulebook
+        .deadline(&query)
+        .map(Json)
+        .map_err(|e| invalid("event", e.to_string()))
+}

@@ -1,0 +1,96 @@
+//! The deadline rules as a running service holds them: calendar and policies loaded from
+//! `config/`, and the link from an intent's event to the moment its deadline counts from.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use super::{
+    AppealVariant, Deadline, DeadlineError, DeadlineQuery, EventMoment, Policies, RuleKey,
+    RuleVariant, compute_query,
+};
+use crate::calendar::Calendar;
+use crate::intents::IntentKind;
+use crate::recipients::CustomerType;
+
+pub struct Rulebook {
+    pub calendar: Calendar,
+    pub policies: Policies,
+}
+
+impl Rulebook {
+    pub fn load(calendar_dir: &Path, policies_file: &Path) -> anyhow::Result<Self> {
+        let calendar = Calendar::load_dir(calendar_dir)
+            .with_context(|| format!("calendar in {}", calendar_dir.display()))?;
+        let text = std::fs::read_to_string(policies_file)
+            .with_context(|| format!("reading {}", policies_file.display()))?;
+        let policies = Policies::from_toml_str(&text)
+            .with_context(|| format!("policies in {}", policies_file.display()))?;
+        Ok(Self { calendar, policies })
+    }
+
+    pub fn deadline(&self, query: &DeadlineQuery<'_>) -> Result<Deadline, DeadlineError> {
+        compute_query(&self.calendar, &self.policies, query)
+    }
+
+    /// Deadlines for many recipients of one event: those without a contract override and
+    /// in the same zone share one computation (100,000 recipients sit in a few zones).
+    pub fn deadlines<'a>(
+        &self,
+        kind: IntentKind,
+        event: EventMoment,
+        recipients: impl Iterator<Item = (CustomerType, &'a str, Tz)>,
+    ) -> Vec<Result<Deadline, String>> {
+        let mut shared: HashMap<(CustomerType, Tz), Result<Deadline, String>> = HashMap::new();
+        recipients
+            .map(|(customer_type, account, tz)| {
+                let query = DeadlineQuery {
+                    kind,
+                    customer_type,
+                    account_number: Some(account),
+                    event,
+                    tz,
+                    appeal: AppealVariant::default(),
+                };
+                let key = RuleKey {
+                    kind,
+                    customer_type,
+                    variant: RuleVariant::Standard,
+                };
+                let overridden = self
+                    .policies
+                    .rule_for(key, Some(account))
+                    .is_some_and(|(_, origin)| origin == super::RuleOrigin::AccountOverride);
+                if overridden {
+                    self.deadline(&query).map_err(|e| e.to_string())
+                } else {
+                    shared
+                        .entry((customer_type, tz))
+                        .or_insert_with(|| self.deadline(&query).map_err(|e| e.to_string()))
+                        .clone()
+                }
+            })
+            .collect()
+    }
+}
+
+/// The event field a kind's deadline counts from, and its value as an [`EventMoment`].
+pub fn event_moment(kind: IntentKind, event: &Value) -> Option<(&'static str, EventMoment)> {
+    let field = match kind {
+        IntentKind::PlannedOutage => "starts_at",
+        IntentKind::MeterVisit => "visit_date",
+        IntentKind::DebtWarning => "restriction_date",
+        IntentKind::TariffChange => "effective_from",
+        IntentKind::AppealReply => "appeal_registered_at",
+    };
+    let text = event.get(field)?.as_str()?;
+    let moment = match DateTime::parse_from_rfc3339(text) {
+        Ok(instant) => EventMoment::Instant(instant),
+        Err(_) => EventMoment::Date(NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?),
+    };
+    Some((field, moment))
+}

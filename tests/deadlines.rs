@@ -1,0 +1,210 @@
+//! Legal deadlines at the edges: the `vestnik deadline` command, `POST /v1/deadlines`, and
+//! intake stamping each recipient with its deadline and refusing notices already late.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Backend, example, spawn_app};
+use serde_json::{Value, json};
+
+both_backends! {
+    intake_stamps_each_recipient_with_its_deadline;
+    intake_refuses_a_notice_already_late_unless_told_to_accept_it;
+    intake_refuses_an_event_in_a_year_without_a_calendar;
+    deadline_endpoint_explains_the_rule;
+}
+
+fn cli_deadline(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_vestnik"))
+        .arg("deadline")
+        .args(args)
+        .env(
+            "VESTNIK_DEADLINES__CALENDAR_DIR",
+            common::repo_path("config/calendar"),
+        )
+        .env(
+            "VESTNIK_DEADLINES__POLICIES_FILE",
+            common::repo_path("config/policies.toml"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn deadline_command_gives_the_documented_examples_exactly() {
+    let outage = cli_deadline(&[
+        "--kind",
+        "planned_outage",
+        "--customer-type",
+        "individual",
+        "--event",
+        "2026-01-13",
+        "--tz",
+        "Europe/Moscow",
+    ]);
+    assert_eq!(outage["deadline"], "2025-12-17T23:59:59+03:00");
+    let skipped: Vec<&str> = outage["explain"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert!(
+        skipped.contains(&"2025-12-31") && skipped.contains(&"2026-01-09"),
+        "{skipped:?}"
+    );
+
+    let works = cli_deadline(&[
+        "--kind",
+        "planned_outage",
+        "--customer-type",
+        "legal_entity",
+        "--event",
+        "2026-12-15T09:00",
+        "--tz",
+        "Europe/Samara",
+    ]);
+    assert_eq!(works["deadline"], "2026-11-14T23:59:59+04:00");
+
+    let appeal = cli_deadline(&[
+        "--kind",
+        "appeal_reply",
+        "--customer-type",
+        "individual",
+        "--event",
+        "2026-12-20",
+        "--tz",
+        "Asia/Kamchatka",
+    ]);
+    assert_eq!(appeal["deadline"], "2027-01-04T23:59:59+12:00");
+}
+
+async fn intake_stamps_each_recipient_with_its_deadline(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = example("planned_outage");
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let (_, intent) = app
+        .get_json(&format!("/v1/intents/{}", accepted["id"].as_str().unwrap()))
+        .await;
+    for (sent, listed) in body["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(intent["recipients"].as_array().unwrap())
+    {
+        let local = &body["event"]["starts_at"].as_str().unwrap()[..10];
+        let expected = cli_deadline(&[
+            "--kind",
+            "planned_outage",
+            "--customer-type",
+            sent["customer_type"].as_str().unwrap(),
+            "--event",
+            local,
+            "--tz",
+            sent["time_zone"].as_str().unwrap(),
+        ]);
+        let stamped =
+            chrono::DateTime::parse_from_rfc3339(listed["deadline"].as_str().unwrap()).unwrap();
+        let computed =
+            chrono::DateTime::parse_from_rfc3339(expected["deadline"].as_str().unwrap()).unwrap();
+        assert_eq!(stamped, computed, "{listed}");
+    }
+    app.stop().await;
+}
+
+async fn intake_refuses_a_notice_already_late_unless_told_to_accept_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("planned_outage");
+    // Works next week: ten working days' notice can no longer be given.
+    let start = chrono::Utc::now() + chrono::Duration::days(7);
+    body["event"]["starts_at"] = json!(start.format("%Y-%m-%dT09:00:00+03:00").to_string());
+    body["event"]["ends_at"] = json!(start.format("%Y-%m-%dT17:00:00+03:00").to_string());
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    let first = &problem["errors"][0];
+    assert_eq!(first["field"], "recipients[0]");
+    assert!(
+        first["reason"].as_str().unwrap().contains("has passed"),
+        "{problem}"
+    );
+    assert!(files_under(&app.outbox()) == 0);
+
+    body["accept_late"] = json!(true);
+    let response = app.post_intent(&body).await;
+    assert_eq!(
+        response.status(),
+        202,
+        "accept_late records it as late by design"
+    );
+    app.stop().await;
+}
+
+async fn intake_refuses_an_event_in_a_year_without_a_calendar(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("planned_outage");
+    body["event"]["starts_at"] = json!("2031-03-18T09:00:00+03:00");
+    body["event"]["ends_at"] = json!("2031-03-18T17:00:00+03:00");
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "event.starts_at");
+    assert!(
+        problem["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2031"),
+        "{problem}"
+    );
+    app.stop().await;
+}
+
+async fn deadline_endpoint_explains_the_rule(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let request = json!({"kind": "debt_warning", "customer_type": "legal_entity", "event": "2027-01-15", "time_zone": "Europe/Kaliningrad"});
+    let response = app
+        .http
+        .post(format!("{}/v1/deadlines", app.base))
+        .bearer_auth(&app.token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let d: Value = response.json().await.unwrap();
+    // Ten working days strictly between, counted back from 14 Jan: 11-14 Jan, then (1-10 Jan
+    // and 31 Dec being days off) 23-30 Dec; the deadline is the day before, 22 Dec.
+    assert_eq!(d["deadline"], "2026-12-22T23:59:59+02:00", "{d}");
+    assert_eq!(d["rule"]["unit"], "working_days");
+
+    let bad = json!({"kind": "debt_warning", "customer_type": "legal_entity", "event": "2027-01-15", "time_zone": "Moon/Base"});
+    let response = app
+        .http
+        .post(format!("{}/v1/deadlines", app.base))
+        .bearer_auth(&app.token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let response = app
+        .http
+        .post(format!("{}/v1/deadlines", app.base))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    app.stop().await;
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    common::files(dir).len()
+}
