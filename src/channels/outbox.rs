@@ -50,19 +50,14 @@ impl Outbox {
     fn write_batch(&self, batch: &[Outgoing], sender: &Organization) -> Vec<SendResult> {
         let mut results: Vec<SendResult> =
             batch.iter().map(|m| self.write_one(m, sender)).collect();
+        let accepted = |r: &SendResult| matches!(r, SendResult::Accepted { .. });
         if self.fsync
-            && results
-                .iter()
-                .any(|r| matches!(r, SendResult::Accepted { .. }))
+            && results.iter().any(accepted)
+            && let Err(e) = sync_filesystem(&self.dir)
         {
-            if let Err(e) = sync_filesystem(&self.dir) {
-                let why = format!("outbox sync failed: {e}");
-                for r in results
-                    .iter_mut()
-                    .filter(|r| matches!(r, SendResult::Accepted { .. }))
-                {
-                    *r = SendResult::Transient(why.clone());
-                }
+            let why = format!("outbox sync failed: {e}");
+            for r in results.iter_mut().filter(|r| accepted(r)) {
+                *r = SendResult::Transient(why.clone());
             }
         }
         results
