@@ -4,13 +4,10 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::bulk::{MessageColumns, RecipientColumns};
 use super::{Db, Dialect, now_ms, with_pool};
 use crate::intents::NewIntent;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
-
-/// Rows per multi-row INSERT: well inside SQLite's 32,766 bound parameters, and big
-/// enough that per-statement overhead (~100 µs on SQLite) stops mattering.
-const INSERT_CHUNK: usize = 1000;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntentRow {
@@ -93,6 +90,7 @@ impl Db {
             .map(|job| job.to_task(None))
             .collect();
 
+        let (recipients, messages) = columns(intent);
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed_key = sqlx::query(
@@ -118,46 +116,7 @@ impl Db {
             .rows_affected()
                 == 1;
             if claimed_key {
-                for (chunk_no, chunk) in intent.recipients.chunks(INSERT_CHUNK).enumerate() {
-                    let base = (chunk_no * INSERT_CHUNK) as i64;
-                    let mut qb = sqlx::QueryBuilder::new(
-                        "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, deadline_at, created_at) ",
-                    );
-                    qb.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
-                        let details = json!({"name": r.name, "contacts": r.contacts, "debt": r.debt});
-                        b.push_bind(&id)
-                            .push_bind(base + i as i64)
-                            .push_bind(&r.account_number)
-                            .push_bind(r.customer_type.as_str())
-                            .push_bind(r.time_zone.name())
-                            .push_bind(Json(details))
-                            .push_bind(intent.deadlines.get(base as usize + i).copied().flatten())
-                            .push_bind(now);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                let messages: Vec<(i64, &'static str)> = intent
-                    .recipients
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, r)| r.channels.iter().map(move |c| (i as i64, c.as_str())))
-                    .collect();
-                for chunk in messages.chunks(INSERT_CHUNK) {
-                    let mut qb = sqlx::QueryBuilder::new(
-                        "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, created_at, updated_at) ",
-                    );
-                    qb.push_values(chunk, |mut b, (idx, channel)| {
-                        b.push_bind(Uuid::now_v7().to_string())
-                            .push_bind(&id)
-                            .push_bind(*idx)
-                            .push_bind(*channel)
-                            .push_bind("queued")
-                            .push_bind(now)
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
+                Dialect::insert_rows(&mut tx, &id, now, &recipients, &messages).await?;
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
                 tx.commit().await?;
             } else {
@@ -267,4 +226,30 @@ impl Db {
         .await)?;
         Ok(rows)
     }
+}
+
+/// The intent's recipients and messages as columns, ready for a bulk insert.
+fn columns(intent: &NewIntent) -> (RecipientColumns, MessageColumns) {
+    let n = intent.recipients.len();
+    let mut r = RecipientColumns::default();
+    let mut m = MessageColumns::default();
+    for (i, recipient) in intent.recipients.iter().enumerate() {
+        let details =
+            json!({"name": recipient.name, "contacts": recipient.contacts, "debt": recipient.debt});
+        r.idx.push(i as i64);
+        r.account_number.push(recipient.account_number.clone());
+        r.customer_type
+            .push(recipient.customer_type.as_str().to_owned());
+        r.time_zone.push(recipient.time_zone.name().to_owned());
+        r.details.push(details.to_string());
+        r.deadline_at
+            .push(intent.deadlines.get(i).copied().flatten());
+        for channel in &recipient.channels {
+            m.id.push(Uuid::now_v7().to_string());
+            m.recipient_idx.push(i as i64);
+            m.channel.push(channel.as_str().to_owned());
+        }
+    }
+    debug_assert_eq!(r.idx.len(), n);
+    (r, m)
 }

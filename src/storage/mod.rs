@@ -3,6 +3,7 @@
 //! SQL is shared wherever the dialects agree (`$1` placeholders work on both); the few
 //! statements that differ live behind [`Dialect`]. Times are epoch milliseconds.
 
+mod bulk;
 mod intents;
 mod messages;
 mod tokens;
@@ -129,6 +130,15 @@ pub trait Dialect: sqlx::Database {
         jobs: Vec<apalis::prelude::Task<Vec<u8>>>,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
 
+    /// Writes an intent's recipient and message rows (see [`bulk`]).
+    fn insert_rows(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        intent_id: &str,
+        now: i64,
+        recipients: &bulk::RecipientColumns,
+        messages: &bulk::MessageColumns,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
     /// `UPDATE messages … FROM (VALUES …)` for `rows` rows of [`messages::OUTCOME_COLUMNS`].
     fn update_outcomes_sql(rows: usize) -> String;
 }
@@ -141,6 +151,16 @@ impl Dialect for sqlx::Sqlite {
     ) -> anyhow::Result<()> {
         apalis_sqlite::queries::push_tasks(&mut **tx, queue, &jobs).await?;
         Ok(())
+    }
+
+    async fn insert_rows(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        intent_id: &str,
+        now: i64,
+        recipients: &bulk::RecipientColumns,
+        messages: &bulk::MessageColumns,
+    ) -> sqlx::Result<()> {
+        bulk::sqlite_insert(tx, intent_id, now, recipients, messages).await
     }
 
     fn update_outcomes_sql(rows: usize) -> String {
@@ -163,6 +183,16 @@ impl Dialect for sqlx::Postgres {
     ) -> anyhow::Result<()> {
         apalis_postgres::queries::push_tasks(&mut **tx, queue, jobs).await?;
         Ok(())
+    }
+
+    async fn insert_rows(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        intent_id: &str,
+        now: i64,
+        recipients: &bulk::RecipientColumns,
+        messages: &bulk::MessageColumns,
+    ) -> sqlx::Result<()> {
+        bulk::postgres_insert(tx, intent_id, now, recipients, messages).await
     }
 
     fn update_outcomes_sql(rows: usize) -> String {
