@@ -719,12 +719,16 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// (message files, anything else) in one outbox channel directory.
+/// (message files, anything else) in one outbox channel directory and its shards.
 fn count_outbox(dir: &Path) -> Result<(usize, usize)> {
     let (mut messages, mut other) = (0, 0);
     for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
+        if path.is_dir() {
+            let (m, o) = count_outbox(&path)?;
+            messages += m;
+            other += o;
+        } else if path.extension().is_some_and(|e| e == "json") {
             messages += 1;
         } else {
             other += 1;

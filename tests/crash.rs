@@ -66,13 +66,10 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 }
 
 fn outbox_count(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("outbox/sms"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .count()
-        })
-        .unwrap_or(0)
+    common::files(&dir.join("outbox/sms"))
+        .iter()
+        .filter(|(path, _)| path.extension().is_some_and(|x| x == "json"))
+        .count()
 }
 
 async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {

@@ -474,7 +474,7 @@ async fn a_transient_gateway_failure_is_retried_until_it_succeeds(backend: Backe
     let app = spawn_app(backend).await;
     // Make the SMS outbox unwritable: a file where the directory should be.
     let sms_dir = app.outbox().join("sms");
-    std::fs::remove_dir(&sms_dir).unwrap();
+    std::fs::remove_dir_all(&sms_dir).unwrap();
     std::fs::write(&sms_dir, b"blocked").unwrap();
     let accepted: Value = app
         .post_intent(&example("meter_visit"))
@@ -514,7 +514,9 @@ async fn a_transient_gateway_failure_is_retried_until_it_succeeds(backend: Backe
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     std::fs::remove_file(&sms_dir).unwrap();
-    std::fs::create_dir(&sms_dir).unwrap();
+    for shard in 0..=255u8 {
+        std::fs::create_dir_all(sms_dir.join(format!("{shard:02x}"))).unwrap();
+    }
     let intent = app.wait_settled(&id).await;
     for c in intent["recipients"]
         .as_array()

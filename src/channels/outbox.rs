@@ -1,5 +1,7 @@
-//! The outbox gateway: every message becomes a file under `outbox/<channel>/`, named by
-//! message id — `.eml` for email, `.json` for SMS and fax, `.txt` for letters.
+//! The outbox gateway: every message becomes a file `outbox/<channel>/<xx>/<message id>.<ext>`
+//! — `.eml` for email, `.json` for SMS and fax, `.txt` for letters. `<xx>` is the id's last
+//! two hex digits: 256 directories instead of one halves the cost of creating 100,000 files
+//! (one directory's lock and inode search serialise every create).
 //!
 //! Files are written to a temporary name and renamed, so a reader never sees half a
 //! message; a batch is made durable with one `syncfs` before it is recorded as sent (one
@@ -29,9 +31,11 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(dir: PathBuf, fsync: bool) -> anyhow::Result<Self> {
         for channel in Channel::ALL {
-            let sub = dir.join(channel.as_str());
-            std::fs::create_dir_all(&sub)
-                .with_context(|| format!("cannot create outbox directory {}", sub.display()))?;
+            for shard in 0..=255u8 {
+                let sub = dir.join(channel.as_str()).join(format!("{shard:02x}"));
+                std::fs::create_dir_all(&sub)
+                    .with_context(|| format!("cannot create outbox directory {}", sub.display()))?;
+            }
         }
         Ok(Self { dir, fsync })
     }
@@ -69,10 +73,15 @@ impl Outbox {
             Err(why) => return SendResult::Permanent(why),
         };
         let name = format!("{}.{extension}", message.message_id);
-        let path = self.dir.join(message.channel.as_str()).join(&name);
+        let relative = format!(
+            "{}/{}/{name}",
+            message.channel.as_str(),
+            shard(&message.message_id)
+        );
+        let path = self.dir.join(&relative);
         match write_atomically(&path, &bytes) {
             Ok(()) => SendResult::Accepted {
-                gateway_message_id: format!("{}/{name}", message.channel.as_str()),
+                gateway_message_id: relative,
                 content_sha256: hex::encode(Sha256::digest(&bytes)),
             },
             Err(e) => SendResult::Transient(format!("cannot write outbox file: {e}")),
@@ -176,6 +185,11 @@ fn email_bytes(
         )
         .map_err(|e| format!("cannot build email: {e}"))?;
     Ok(email.formatted())
+}
+
+/// The id's last two hex digits: the random end of a UUIDv7, so files spread evenly.
+fn shard(message_id: &str) -> &str {
+    &message_id[message_id.len().saturating_sub(2)..]
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
