@@ -45,7 +45,17 @@ impl DeliveryJob {
             Some(d) if !d.is_zero() => builder
                 .run_after(Duration::from_secs(d.as_millis().div_ceil(1000) as u64))
                 .build(),
-            _ => builder.build(),
+            // A second in the past: apalis-postgres only NOTIFYs workers of a job whose
+            // run_at is not after the pushing transaction's start, and intake pushes its jobs
+            // at the end of a transaction that may have run for seconds. Without this the
+            // workers would find the jobs only at their next poll.
+            _ => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                builder.run_at_timestamp(now.saturating_sub(1)).build()
+            }
         }
     }
 }

@@ -80,7 +80,9 @@ pub async fn run(
                 .missed_heartbeats(2);
             let backend = apalis_postgres::PostgresStorage::<DeliveryJob>::new(&pool)
                 .with_config(config)
-                .with_pubsub();
+                .with_pubsub()
+                // NOTIFY covers new jobs; retries scheduled for later are found by polling.
+                .poll_with_interval(Duration::from_millis(settings.poll_interval_ms.max(1) * 4));
             WorkerBuilder::new(name.clone())
                 .backend(backend)
                 .data(dispatcher)

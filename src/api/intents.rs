@@ -91,7 +91,7 @@ pub async fn create(
         request_id,
     };
     let batch = i64::from(state.settings.dispatch.batch_size);
-    match state.db.insert_intent(&intent, &submission, batch).await? {
+    match state.db.insert_intent(intent, &submission, batch).await? {
         InsertOutcome::Created(row) => {
             info!(intent_id = %row.id, kind = %row.kind, recipients = row.recipient_count, "intent accepted");
             Ok(accepted(&row, false))
