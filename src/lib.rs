@@ -35,6 +35,7 @@ pub mod deadlines;
 pub mod dispatch;
 pub mod intents;
 pub mod pii;
+pub mod plans;
 pub mod queue;
 pub mod recipients;
 pub mod settings;

@@ -1,0 +1,536 @@
+//! Channel plans: which of a recipient's channels carry the legal notice, in what order
+//! they escalate, how early each must start to beat the deadline, and when sending is
+//! allowed at all. Pure domain: times in, decisions out (tests drive it with any clock).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::calendar::Calendar;
+use crate::intents::IntentKind;
+use crate::recipients::{Channel, CustomerType};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlansFile {
+    latency: HashMap<Channel, HumanDuration>,
+    confirm_within: HashMap<Channel, HumanDuration>,
+    #[serde(with = "humantime_serde")]
+    margin: Duration,
+    plans: Vec<PlanData>,
+    #[serde(default)]
+    windows: Vec<Window>,
+    meter_visit: VisitHours,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(transparent)]
+struct HumanDuration(#[serde(with = "humantime_serde")] Duration);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanData {
+    kind: IntentKind,
+    customer_types: Vec<CustomerType>,
+    legal: Vec<Channel>,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// Hours on one type of day, local time; `to` may be `24:00`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hours {
+    #[serde(deserialize_with = "time_of_day")]
+    pub from: u32,
+    #[serde(deserialize_with = "time_of_day")]
+    pub to: u32,
+}
+
+/// A rule on when messages may be sent; all matching windows must be open.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub name: String,
+    #[serde(default)]
+    kinds: Option<Vec<IntentKind>>,
+    #[serde(default)]
+    customer_types: Option<Vec<CustomerType>>,
+    channels: Vec<Channel>,
+    working_days: Option<Hours>,
+    days_off: Option<Hours>,
+    #[allow(dead_code)]
+    source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitHours {
+    pub working_days: Hours,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// Minutes since midnight from `HH:MM` (`24:00` allowed as the end of the day).
+fn time_of_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let s = String::deserialize(d)?;
+    if s == "24:00" {
+        return Ok(24 * 60);
+    }
+    let t = NaiveTime::parse_from_str(&s, "%H:%M")
+        .map_err(|_| serde::de::Error::custom(format!("'{s}' is not HH:MM")))?;
+    use chrono::Timelike;
+    Ok(t.hour() * 60 + t.minute())
+}
+
+pub struct Plans {
+    latency: HashMap<Channel, Duration>,
+    confirm_within: HashMap<Channel, Duration>,
+    margin: Duration,
+    legal: HashMap<(IntentKind, CustomerType), Vec<Channel>>,
+    windows: Vec<Window>,
+    pub meter_visit: VisitHours,
+}
+
+/// When one of a recipient's messages starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Now,
+    /// Held back until escalation, or at the latest until this moment.
+    Held {
+        latest: DateTime<Utc>,
+    },
+}
+
+/// One message's place in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub channel: Channel,
+    /// Position in the legal escalation chain (0 = first); `None` for supplementary channels.
+    pub legal_step: Option<u32>,
+    pub confirm_within: Duration,
+    pub start: Start,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// None of the recipient's channels counts as the legal notice for this kind.
+    NoLegalChannel { legal: Vec<Channel> },
+    /// Even the fastest legal channel cannot arrive before the deadline.
+    Unreachable {
+        fastest: Channel,
+        arrives: DateTime<Utc>,
+    },
+}
+
+impl Plans {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::from_toml_str(&text).with_context(|| format!("channel plans in {}", path.display()))
+    }
+
+    pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
+        let file: PlansFile = toml::from_str(text)?;
+        let mut legal = HashMap::new();
+        for plan in file.plans {
+            for ct in plan.customer_types {
+                anyhow::ensure!(
+                    legal.insert((plan.kind, ct), plan.legal.clone()).is_none(),
+                    "two plans for {} / {}",
+                    plan.kind.as_str(),
+                    ct.as_str()
+                );
+            }
+        }
+        for kind in IntentKind::ALL {
+            for ct in [CustomerType::Individual, CustomerType::LegalEntity] {
+                anyhow::ensure!(
+                    legal.contains_key(&(kind, ct)),
+                    "no plan for {} / {}",
+                    kind.as_str(),
+                    ct.as_str()
+                );
+            }
+        }
+        for channel in Channel::ALL {
+            anyhow::ensure!(
+                file.latency.contains_key(&channel),
+                "latency.{} is missing",
+                channel.as_str()
+            );
+            anyhow::ensure!(
+                file.confirm_within.contains_key(&channel),
+                "confirm_within.{} is missing",
+                channel.as_str()
+            );
+        }
+        Ok(Self {
+            latency: file.latency.into_iter().map(|(c, d)| (c, d.0)).collect(),
+            confirm_within: file
+                .confirm_within
+                .into_iter()
+                .map(|(c, d)| (c, d.0))
+                .collect(),
+            margin: file.margin,
+            legal,
+            windows: file.windows,
+            meter_visit: file.meter_visit,
+        })
+    }
+
+    pub fn latency(&self, channel: Channel) -> Duration {
+        self.latency[&channel]
+    }
+
+    /// Plans one recipient's messages: supplementary channels and the first legal one now,
+    /// later legal ones held until escalation or their latest start.
+    pub fn schedule(
+        &self,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        channels: &[Channel],
+        deadline: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Step>, ScheduleError> {
+        let legal = &self.legal[&(kind, customer_type)];
+        let mut steps = Vec::with_capacity(channels.len());
+        let mut position = 0u32;
+        for &channel in channels {
+            let confirm_within = self.confirm_within[&channel];
+            if !legal.contains(&channel) {
+                steps.push(Step {
+                    channel,
+                    legal_step: None,
+                    confirm_within,
+                    start: Start::Now,
+                });
+                continue;
+            }
+            let start = match deadline {
+                _ if position == 0 => Start::Now,
+                Some(deadline) => Start::Held {
+                    latest: self.latest_start(channel, deadline).max(now),
+                },
+                None => Start::Held {
+                    latest: DateTime::<Utc>::MAX_UTC,
+                },
+            };
+            steps.push(Step {
+                channel,
+                legal_step: Some(position),
+                confirm_within,
+                start,
+            });
+            position += 1;
+        }
+        if position == 0 {
+            return Err(ScheduleError::NoLegalChannel {
+                legal: legal.clone(),
+            });
+        }
+        if let Some(deadline) = deadline {
+            let fastest = steps
+                .iter()
+                .filter(|s| s.legal_step.is_some())
+                .map(|s| s.channel)
+                .min_by_key(|c| self.latency[c])
+                .expect("at least one legal step");
+            let arrives = now + self.latency[&fastest];
+            if arrives > deadline {
+                return Err(ScheduleError::Unreachable { fastest, arrives });
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The last moment `channel` can start and still arrive, with the margin, by `deadline`.
+    pub fn latest_start(&self, channel: Channel, deadline: DateTime<Utc>) -> DateTime<Utc> {
+        deadline - (self.latency[&channel] + self.margin)
+    }
+
+    /// `None` if `channel` may send now; otherwise when the next window opens (or an error
+    /// if the calendar has no data for the days in question).
+    pub fn window_wait(
+        &self,
+        calendar: &Calendar,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        channel: Channel,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DateTime<Utc>, &str)>, String> {
+        let matching: Vec<&Window> = self
+            .windows
+            .iter()
+            .filter(|w| w.channels.contains(&channel))
+            .filter(|w| w.kinds.as_ref().is_none_or(|k| k.contains(&kind)))
+            .filter(|w| {
+                w.customer_types
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&customer_type))
+            })
+            .collect();
+        if matching.is_empty() {
+            return Ok(None);
+        }
+        let local = now.with_timezone(&tz);
+        let today = local.date_naive();
+        use chrono::Timelike;
+        let minute_now = local.hour() * 60 + local.minute();
+        // Two months covers every holiday run in the calendar.
+        for offset in 0..62u64 {
+            let day = today
+                .checked_add_days(Days::new(offset))
+                .ok_or("date out of range")?;
+            let working = calendar.is_working_day(day).map_err(|e| e.to_string())?;
+            let mut open = (0u32, 24 * 60u32);
+            let mut closed_by = None;
+            for w in &matching {
+                match if working { w.working_days } else { w.days_off } {
+                    Some(h) => open = (open.0.max(h.from), open.1.min(h.to)),
+                    None => closed_by = Some(w.name.as_str()),
+                }
+            }
+            if closed_by.is_some() || open.0 >= open.1 {
+                continue;
+            }
+            let from = if offset == 0 {
+                open.0.max(minute_now)
+            } else {
+                open.0
+            };
+            if from >= open.1 {
+                continue;
+            }
+            if offset == 0 && from == minute_now {
+                return Ok(None);
+            }
+            let at = local_minute(tz, day, from).ok_or("no such local time")?;
+            let reason = matching
+                .first()
+                .map(|w| w.name.as_str())
+                .unwrap_or_default();
+            return Ok(Some((at, reason)));
+        }
+        Err("no sending window in the next 62 days".into())
+    }
+}
+
+fn local_minute(tz: Tz, day: NaiveDate, minute: u32) -> Option<DateTime<Utc>> {
+    let time = NaiveTime::from_hms_opt(minute / 60, minute % 60, 0)?;
+    tz.from_local_datetime(&day.and_time(time))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans() -> Plans {
+        Plans::from_toml_str(include_str!("../config/channel_plans.toml")).unwrap()
+    }
+
+    fn calendar() -> Calendar {
+        Calendar::from_toml_strs([
+            include_str!("../config/calendar/ru-2025.toml"),
+            include_str!("../config/calendar/ru-2026.toml"),
+            include_str!("../config/calendar/ru-2027.toml"),
+        ])
+        .unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn supplementary_and_first_legal_channel_start_now_the_rest_wait() {
+        let now = utc("2027-02-01T10:00:00Z");
+        let deadline = utc("2027-03-01T20:59:59Z");
+        let steps = plans()
+            .schedule(
+                IntentKind::PlannedOutage,
+                CustomerType::Individual,
+                &[Channel::Sms, Channel::Email, Channel::Mail],
+                Some(deadline),
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            steps[0],
+            Step {
+                channel: Channel::Sms,
+                legal_step: None,
+                confirm_within: Duration::from_secs(7200),
+                start: Start::Now
+            }
+        );
+        assert_eq!(steps[1].start, Start::Now);
+        assert_eq!(steps[1].legal_step, Some(0));
+        // The letter waits for escalation, but leaves no later than deadline - 7 d - 12 h.
+        assert_eq!(
+            steps[2].start,
+            Start::Held {
+                latest: utc("2027-02-22T08:59:59Z")
+            }
+        );
+    }
+
+    #[test]
+    fn a_letter_close_to_its_deadline_is_due_at_once() {
+        let now = utc("2027-02-25T10:00:00Z");
+        let deadline = utc("2027-03-05T20:59:59Z");
+        let steps = plans()
+            .schedule(
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                &[Channel::Sms, Channel::Mail],
+                Some(deadline),
+                now,
+            )
+            .unwrap();
+        // Latest start (26 Feb 08:59) is tomorrow: held, but only until then.
+        assert_eq!(
+            steps[1].start,
+            Start::Held {
+                latest: utc("2027-02-26T08:59:59Z")
+            }
+        );
+        let later = utc("2027-02-27T10:00:00Z");
+        let steps = plans()
+            .schedule(
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                &[Channel::Sms, Channel::Mail],
+                Some(deadline),
+                later,
+            )
+            .unwrap();
+        assert_eq!(
+            steps[1].start,
+            Start::Held { latest: later },
+            "past its latest start: due now"
+        );
+    }
+
+    #[test]
+    fn no_legal_channel_or_no_time_is_refused() {
+        let now = utc("2027-02-01T10:00:00Z");
+        let err = plans()
+            .schedule(
+                IntentKind::PlannedOutage,
+                CustomerType::Individual,
+                &[Channel::Sms],
+                None,
+                now,
+            )
+            .unwrap_err();
+        assert!(matches!(err, ScheduleError::NoLegalChannel { .. }));
+        let err = plans()
+            .schedule(
+                IntentKind::DebtWarning,
+                CustomerType::LegalEntity,
+                &[Channel::Mail],
+                Some(utc("2027-02-03T00:00:00Z")),
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ScheduleError::Unreachable {
+                fastest: Channel::Mail,
+                arrives: utc("2027-02-08T10:00:00Z")
+            }
+        );
+    }
+
+    #[test]
+    fn sms_waits_for_morning_in_the_recipients_zone() {
+        let (p, cal) = (plans(), calendar());
+        // 03:00 UTC is 06:00 in Moscow but 15:00 in Kamchatka.
+        let now = utc("2027-02-10T03:00:00Z");
+        let wait = p
+            .window_wait(
+                &cal,
+                IntentKind::MeterVisit,
+                CustomerType::Individual,
+                Channel::Sms,
+                chrono_tz::Europe::Moscow,
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            wait.map(|w| w.0),
+            Some(utc("2027-02-10T06:00:00Z")),
+            "09:00 Moscow"
+        );
+        let open = p
+            .window_wait(
+                &cal,
+                IntentKind::MeterVisit,
+                CustomerType::Individual,
+                Channel::Sms,
+                chrono_tz::Asia::Kamchatka,
+                now,
+            )
+            .unwrap();
+        assert_eq!(open, None);
+        // Email has no quiet hours for a meter visit.
+        assert_eq!(
+            p.window_wait(
+                &cal,
+                IntentKind::MeterVisit,
+                CustomerType::Individual,
+                Channel::Email,
+                chrono_tz::Europe::Moscow,
+                now
+            )
+            .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn debt_notices_wait_for_the_first_working_day_after_the_new_year_holidays() {
+        let (p, cal) = (plans(), calendar());
+        // Saturday 2 Jan 2027, noon in Samara: days off run to 10 Jan; 11 Jan is a working day.
+        let now = utc("2027-01-02T08:00:00Z");
+        let wait = p
+            .window_wait(
+                &cal,
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                Channel::Email,
+                chrono_tz::Europe::Samara,
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            wait.map(|w| w.0),
+            Some(utc("2027-01-11T04:00:00Z")),
+            "08:00 Samara on 11 Jan (230-FZ)"
+        );
+        let sms = p
+            .window_wait(
+                &cal,
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                Channel::Sms,
+                chrono_tz::Europe::Samara,
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            sms.map(|w| w.0),
+            Some(utc("2027-01-11T05:00:00Z")),
+            "09:00 Samara: SMS quiet hours too"
+        );
+    }
+}
