@@ -1,4 +1,4 @@
-//! End-to-end throughput of the real `vestnik` binary: one `planned_outage` intent with N
+//! End-to-end throughput of the real `vestnik` binary: one `meter_visit` intent with N
 //! SMS recipients (default 100,000; `VESTNIK_BENCH_RECIPIENTS` overrides), on SQLite and on
 //! PostgreSQL (`VESTNIK_BENCH_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
 //!
@@ -251,6 +251,7 @@ async fn run_backend(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
         )
         .env("VESTNIK_AUTH__ADMIN_TOKEN_FILE", &token_file)
+        .env("VESTNIK_DEADLINES__PLANS_FILE", plans_without_windows(dir)?)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -445,7 +446,7 @@ async fn run_backend(
     })
 }
 
-/// The `planned_outage` intent of examples/planned_outage.json, with `n` SMS recipients.
+/// A `meter_visit` intent (its SMS is a legal notice) with `n` SMS recipients.
 fn intent_body(n: usize) -> Vec<u8> {
     const SURNAMES: [(&str, &str); 8] = [
         ("Иванов", "Иванова"),
@@ -498,19 +499,18 @@ fn intent_body(n: usize) -> Vec<u8> {
         })
         .collect();
     let intent = json!({
-        "kind": "planned_outage",
-        "external_id": format!("bench-outage-2027-{}", uuid::Uuid::now_v7().simple()),
+        "kind": "meter_visit",
+        "external_id": format!("bench-visit-2027-{}", uuid::Uuid::now_v7().simple()),
         "event": {
-            "work_kind": "Замена опор и провода ВЛ-0,4 кВ от ТП-1245 (фидер 12)",
-            "reason": "Плановый капитальный ремонт линии электропередачи",
-            "starts_at": "2027-03-16T09:00:00+03:00",
-            "ends_at": "2027-03-16T17:00:00+03:00",
+            "work_kind": "Контрольное снятие показаний прибора учёта",
+            "visit_date": "2027-03-23",
+            "interval_from": "11:00",
+            "interval_to": "15:00",
             "responsible": {
-                "position": "Начальник Северного РЭС",
-                "full_name": "Кузнецов Андрей Викторович"
+                "position": "Начальник отдела учёта",
+                "full_name": "Соколова Елена Павловна"
             },
-            "contact_phone": "+78001000000",
-            "area": "г. Москва, ул. Лесная, д. 1–15; Тихий пер., д. 2–8"
+            "contact_phone": "+78001000000"
         },
         "recipients": recipients,
         "accept_late": false,
@@ -645,7 +645,8 @@ fn psql(url: &str, sql: &str) -> Result<String> {
 /// VESTNIK_* settings in our environment that reach the server (all but the ones the
 /// bench sets itself), as `KEY=value`.
 fn setting_overrides() -> Vec<String> {
-    const SET_BY_BENCH: [&str; 5] = [
+    const SET_BY_BENCH: [&str; 6] = [
+        "VESTNIK_DEADLINES__PLANS_FILE",
         "VESTNIK_DATABASE__URL",
         "VESTNIK_OUTBOX__DIR",
         "VESTNIK_TEMPLATES__DIR",
@@ -792,4 +793,17 @@ fn truncate(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// The shipped channel plans without sending windows: SMS quiet hours would make the
+/// result depend on the hour the bench runs at. Written into the run's temp dir.
+fn plans_without_windows(dir: &Path) -> Result<std::path::PathBuf> {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/channel_plans.toml");
+    let mut plans: toml::Table = std::fs::read_to_string(&shipped)?
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    plans.remove("windows");
+    let path = dir.join("channel_plans.toml");
+    std::fs::write(&path, toml::to_string(&plans).map_err(|e| format!("{e}"))?)?;
+    Ok(path)
 }

@@ -30,16 +30,14 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
-        let rulebook = Arc::new(Rulebook::load(
-            &settings.deadlines.calendar_dir,
-            &settings.deadlines.policies_file,
-        )?);
+        let rulebook = Arc::new(Rulebook::load(&settings.deadlines)?);
         let renderer =
             Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
         let gateways = Gateways::from_settings(&settings)?;
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             renderer,
+            rulebook.clone(),
             gateways,
             settings.organization.clone(),
             settings.dispatch.clone(),

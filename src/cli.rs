@@ -150,10 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             account,
             appeal,
         } => {
-            let rulebook = Rulebook::load(
-                &settings.deadlines.calendar_dir,
-                &settings.deadlines.policies_file,
-            )?;
+            let rulebook = Rulebook::load(&settings.deadlines)?;
             let deadline = rulebook.deadline(&DeadlineQuery {
                 kind,
                 customer_type,

@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rand::Rng;
 use serde_json::Value;
-use tracing::{info, instrument, warn};
+use tracing::{error, info, instrument, warn};
 
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
+use crate::deadlines::Rulebook;
 use crate::intents::{IntentKind, schema};
 use crate::queue::DeliveryJob;
-use crate::recipients::{Channel, PostalAddress};
+use crate::recipients::{Channel, CustomerType, PostalAddress};
 use crate::settings::{Dispatch, Organization};
 use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow, now_ms};
 use crate::templates::Renderer;
@@ -22,6 +24,7 @@ use crate::templates::context::{self, IntentContext, RecipientContext};
 pub struct Dispatcher {
     db: Db,
     renderer: Arc<Renderer>,
+    rulebook: Arc<Rulebook>,
     gateways: Gateways,
     org: Organization,
     settings: Dispatch,
@@ -45,6 +48,7 @@ impl Dispatcher {
     pub fn new(
         db: Db,
         renderer: Arc<Renderer>,
+        rulebook: Arc<Rulebook>,
         gateways: Gateways,
         org: Organization,
         settings: Dispatch,
@@ -52,6 +56,7 @@ impl Dispatcher {
         Self {
             db,
             renderer,
+            rulebook,
             gateways,
             org,
             settings,
@@ -101,8 +106,14 @@ impl Dispatcher {
 
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
+        let now = Utc::now();
         for message in &claimed {
-            match self.prepare(&intent, message, recipients.get(&message.recipient_idx)) {
+            let recipient = recipients.get(&message.recipient_idx);
+            if let Some(deferred) = self.outside_window(&intent, message, recipient, now) {
+                outcomes.push(deferred);
+                continue;
+            }
+            match self.prepare(&intent, message, recipient) {
                 Ok(outgoing) => by_channel
                     .entry(outgoing.channel)
                     .or_default()
@@ -126,6 +137,50 @@ impl Dispatcher {
             .count();
         info!(claimed = claimed.len(), sent, "delivery job done");
         Ok(())
+    }
+
+    /// A deferral if the message's sending window is closed now (quiet hours, days off).
+    fn outside_window(
+        &self,
+        intent: &CachedIntent,
+        message: &Claimed,
+        recipient: Option<&RecipientRow>,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        let recipient = recipient?;
+        let channel = Channel::parse(&message.channel)?;
+        let customer_type = CustomerType::parse(&recipient.customer_type)?;
+        let tz: Tz = recipient.time_zone.parse().ok()?;
+        let (at, why) = match self.rulebook.plans.window_wait(
+            &self.rulebook.calendar,
+            intent.kind,
+            customer_type,
+            channel,
+            tz,
+            now,
+        ) {
+            Ok(None) => return None,
+            Ok(Some((at, window))) => (at, format!("waiting for the sending window: {window}")),
+            // A calendar that ends too soon must not let a notice go out on a holiday.
+            Err(e) => {
+                error!(message_id = %message.id, error = %e, "cannot check the sending window");
+                (
+                    now + chrono::Duration::hours(1),
+                    format!("sending window unknown: {e}"),
+                )
+            }
+        };
+        Some(Outcome {
+            message_id: message.id.clone(),
+            status: OutcomeStatus::Deferred {
+                at: at.timestamp_millis(),
+            },
+            error: Some(why),
+            gateway: None,
+            gateway_message_id: None,
+            content_sha256: None,
+            template: None,
+        })
     }
 
     /// Renders and addresses one message; an error is permanent (the data cannot change).

@@ -72,6 +72,7 @@ pub struct Templates {
 pub struct Deadlines {
     pub calendar_dir: PathBuf,
     pub policies_file: PathBuf,
+    pub plans_file: PathBuf,
 }
 
 /// The sender of every notice; rendered into templates as `org.*`.

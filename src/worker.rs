@@ -42,7 +42,7 @@ pub async fn run(
     let db = dispatcher.db().clone();
     let settings = dispatcher.settings().clone();
     let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(sweep_leases(
+    let sweeper = tokio::spawn(sweep(
         db.clone(),
         settings.batch_size.into(),
         settings.lease_secs,
@@ -98,13 +98,9 @@ pub async fn run(
     result.map_err(|e| anyhow::anyhow!("worker failed: {e}"))
 }
 
-/// Every quarter lease, re-queues messages whose worker died while sending them.
-async fn sweep_leases(
-    db: Db,
-    batch: i64,
-    lease_secs: u64,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// Every quarter lease: re-queues messages whose worker died while sending them, and moves
+/// legal-notice chains along (see [`Db::escalate`]). Any number of workers may run it.
+async fn sweep(db: Db, batch: i64, lease_secs: u64, mut stop: tokio::sync::watch::Receiver<bool>) {
     let period = Duration::from_millis((lease_secs * 1000 / 4).max(500));
     loop {
         tokio::select! {
@@ -115,6 +111,11 @@ async fn sweep_leases(
             Ok(0) => {}
             Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
             Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
+        }
+        match db.escalate(batch).await {
+            Ok(0) => {}
+            Ok(n) => info!(released = n, "escalated to the next legal channel"),
+            Err(e) => error!(error = format!("{e:#}"), "escalation sweep failed"),
         }
     }
 }

@@ -15,10 +15,8 @@ use tracing::info;
 use super::auth::require;
 use super::{ApiError, AppState};
 use crate::auth::{Principal, Role};
-use crate::deadlines::{Rulebook, event_moment};
 use crate::intents::{NewIntent, RawIntent};
 use crate::storage::{InsertOutcome, IntentRow, Submission};
-use crate::validation::FieldError;
 
 /// What `202 Accepted` (and a replay of it) returns.
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,7 +74,9 @@ pub async fn create(
     let (digest, intent) = tokio::task::spawn_blocking(move || {
         let digest = hex::encode(Sha256::digest(&body));
         let mut intent = parse_body(&body)?;
-        stamp_deadlines(&rulebook, &mut intent, Utc::now())?;
+        intent
+            .plan(&rulebook, Utc::now())
+            .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
         Ok::<_, ApiError>((digest, intent))
     })
     .await
@@ -133,72 +133,6 @@ fn parse_body(body: &[u8]) -> Result<NewIntent, ApiError> {
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     raw.parse()
         .map_err(|errors| ApiError::Invalid(errors.into_vec()))
-}
-
-/// Most late recipients listed in one rejection; the count says how many there were.
-const LATE_LISTED: usize = 100;
-
-/// Computes every recipient's legal deadline; an intent whose deadline has already passed
-/// is refused unless the caller says `accept_late` (then it is recorded as late by design).
-fn stamp_deadlines(
-    rulebook: &Rulebook,
-    intent: &mut NewIntent,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let (field, moment) = event_moment(intent.kind, &intent.event).ok_or_else(|| {
-        anyhow::anyhow!(
-            "validated {} event lacks its deadline field",
-            intent.kind.as_str()
-        )
-    })?;
-    let deadlines = rulebook.deadlines(
-        intent.kind,
-        moment,
-        intent
-            .recipients
-            .iter()
-            .map(|r| (r.customer_type, r.account_number.as_str(), r.time_zone)),
-    );
-    let mut errors = Vec::new();
-    let mut late = 0usize;
-    let mut stamped = Vec::with_capacity(deadlines.len());
-    for (i, deadline) in deadlines.into_iter().enumerate() {
-        match deadline {
-            Err(why) => {
-                errors.push(FieldError {
-                    field: format!("event.{field}"),
-                    reason: format!("no deadline can be computed for recipients[{i}]: {why}"),
-                });
-                break;
-            }
-            Ok(d) if d.deadline_utc < now && !intent.accept_late => {
-                late += 1;
-                if late <= LATE_LISTED {
-                    errors.push(FieldError {
-                        field: format!("recipients[{i}]"),
-                        reason: format!(
-                            "the legal deadline {} ({}) has passed; send \"accept_late\": true to record the notice as late",
-                            d.deadline.to_rfc3339(),
-                            d.rule.description
-                        ),
-                    });
-                }
-                stamped.push(Some(d.deadline_utc.timestamp_millis()));
-            }
-            Ok(d) => stamped.push(Some(d.deadline_utc.timestamp_millis())),
-        }
-    }
-    if late > LATE_LISTED {
-        errors.push(FieldError {
-            field: "recipients".into(),
-            reason: format!("{late} recipients in all are past their deadline"),
-        });
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    intent.deadlines = stamped;
-    Ok(())
 }
 
 fn accepted(row: &IntentRow, replayed: bool) -> Response {
@@ -260,6 +194,10 @@ pub async fn get(
                 "message_id": m.id,
                 "channel": m.channel,
                 "status": m.status,
+                // Which legal-notice step this is (null: supplementary), and for a held or
+                // waiting message, when it will start at the latest.
+                "legal_step": m.legal_step,
+                "next_attempt_at": matches!(m.status.as_str(), "held" | "queued").then(|| rfc3339(m.next_attempt_at)),
                 "attempts": m.attempts,
                 "reason": m.last_error,
                 "gateway": m.gateway,

@@ -1,6 +1,7 @@
 //! The HTTP API (v1, JSON): thin handlers that parse, call the domain and storage, answer.
 
 mod auth;
+mod compliance;
 mod deadlines;
 mod intents;
 mod problem;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents", get(intents::list).post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/deadlines", post(deadlines::compute))
+        .route("/v1/compliance/at-risk", get(compliance::at_risk))
         .route("/health", get(health))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -2,7 +2,6 @@
 //! `config/`, and the link from an intent's event to the moment its deadline counts from.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate};
@@ -15,22 +14,34 @@ use super::{
 };
 use crate::calendar::Calendar;
 use crate::intents::IntentKind;
+use crate::plans::Plans;
 use crate::recipients::CustomerType;
 
+/// Every legal fact dispatch plans by: calendar, deadline policies, channel plans.
 pub struct Rulebook {
     pub calendar: Calendar,
     pub policies: Policies,
+    pub plans: Plans,
 }
 
 impl Rulebook {
-    pub fn load(calendar_dir: &Path, policies_file: &Path) -> anyhow::Result<Self> {
+    pub fn load(settings: &crate::settings::Deadlines) -> anyhow::Result<Self> {
+        let (calendar_dir, policies_file) = (
+            settings.calendar_dir.as_path(),
+            settings.policies_file.as_path(),
+        );
         let calendar = Calendar::load_dir(calendar_dir)
             .with_context(|| format!("calendar in {}", calendar_dir.display()))?;
         let text = std::fs::read_to_string(policies_file)
             .with_context(|| format!("reading {}", policies_file.display()))?;
         let policies = Policies::from_toml_str(&text)
             .with_context(|| format!("policies in {}", policies_file.display()))?;
-        Ok(Self { calendar, policies })
+        let plans = Plans::load(&settings.plans_file)?;
+        Ok(Self {
+            calendar,
+            policies,
+            plans,
+        })
     }
 
     pub fn deadline(&self, query: &DeadlineQuery<'_>) -> Result<Deadline, DeadlineError> {

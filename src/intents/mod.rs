@@ -2,6 +2,7 @@
 //! recipients to notify about it, parsed from an upstream request into typed values.
 
 mod money;
+mod planning;
 pub mod schema;
 
 use chrono::{DateTime, NaiveDate, NaiveTime};
@@ -57,8 +58,10 @@ pub struct NewIntent {
     pub event: Value,
     pub recipients: Vec<Recipient>,
     pub accept_late: bool,
-    /// Each recipient's legal deadline (epoch ms), once computed; same order as recipients.
+    /// Each recipient's legal deadline (epoch ms), once planned; same order as recipients.
     pub deadlines: Vec<Option<i64>>,
+    /// Each recipient's messages in channel-plan order, once planned.
+    pub schedules: Vec<Vec<crate::plans::Step>>,
 }
 
 /// The request body as it arrived, loose enough to report every bad field.
@@ -156,6 +159,7 @@ impl RawIntent {
                 recipients,
                 accept_late,
                 deadlines: Vec::new(),
+                schedules: Vec::new(),
             }),
             _ => unreachable!("every missing part was reported as an error"),
         }

@@ -26,6 +26,11 @@ pub struct MessageColumns {
     pub id: Vec<String>,
     pub recipient_idx: Vec<i64>,
     pub channel: Vec<String>,
+    /// `queued`, or `held` for a later step of the legal-notice chain.
+    pub status: Vec<String>,
+    pub next_attempt_at: Vec<i64>,
+    pub legal_step: Vec<Option<i64>>,
+    pub confirm_within_ms: Vec<Option<i64>>,
 }
 
 pub async fn sqlite_insert(
@@ -55,15 +60,18 @@ pub async fn sqlite_insert(
     let m = messages.id.len();
     for start in (0..m).step_by(SQLITE_CHUNK) {
         let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, created_at, updated_at) ",
+            "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
+             legal_step, confirm_within_ms, created_at, updated_at) ",
         );
         qb.push_values(start..(start + SQLITE_CHUNK).min(m), |mut b, i| {
             b.push_bind(&messages.id[i])
                 .push_bind(intent_id)
                 .push_bind(messages.recipient_idx[i])
                 .push_bind(&messages.channel[i])
-                .push_bind("queued")
-                .push_bind(now)
+                .push_bind(&messages.status[i])
+                .push_bind(messages.next_attempt_at[i])
+                .push_bind(messages.legal_step[i])
+                .push_bind(messages.confirm_within_ms[i])
                 .push_bind(now)
                 .push_bind(now);
         });
@@ -96,15 +104,21 @@ pub async fn postgres_insert(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, created_at, updated_at) \
-         SELECT t.id, $1, t.recipient_idx, t.channel, 'queued', $2, $2, $2 \
-         FROM UNNEST($3::text[], $4::bigint[], $5::text[]) AS t(id, recipient_idx, channel)",
+        "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
+         legal_step, confirm_within_ms, created_at, updated_at) \
+         SELECT t.id, $1, t.recipient_idx, t.channel, t.status, t.next_attempt_at, t.legal_step, t.confirm_within_ms, $2, $2 \
+         FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[]) \
+         AS t(id, recipient_idx, channel, status, next_attempt_at, legal_step, confirm_within_ms)",
     )
     .bind(intent_id)
     .bind(now)
     .bind(&messages.id)
     .bind(&messages.recipient_idx)
     .bind(&messages.channel)
+    .bind(&messages.status)
+    .bind(&messages.next_attempt_at)
+    .bind(&messages.legal_step)
+    .bind(&messages.confirm_within_ms)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::bulk::{MessageColumns, RecipientColumns};
 use super::{Db, Dialect, now_ms, with_pool};
 use crate::intents::NewIntent;
+use crate::plans::Start;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -49,6 +50,8 @@ pub struct MessageRow {
     pub sent_at: Option<i64>,
     pub delivered_at: Option<i64>,
     pub updated_at: i64,
+    pub next_attempt_at: i64,
+    pub legal_step: Option<i64>,
 }
 
 /// What happened to a submitted intent.
@@ -92,7 +95,7 @@ impl Db {
 
         let recipient_count = intent.recipients.len() as i64;
         // Consumes the recipients: at 100,000 of them, holding two copies costs ~100 MiB.
-        let (recipients, messages) = columns(&mut intent);
+        let (recipients, messages) = columns(&mut intent, now);
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed_key = sqlx::query(
@@ -218,7 +221,7 @@ impl Db {
     ) -> anyhow::Result<Vec<MessageRow>> {
         let rows = with_pool!(self, pool => sqlx::query_as::<_, MessageRow>(
             "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-             content_sha256, template, sent_at, delivered_at, updated_at FROM messages \
+             content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step FROM messages \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 ORDER BY recipient_idx, channel",
         )
         .bind(intent_id)
@@ -231,9 +234,10 @@ impl Db {
 }
 
 /// The intent's recipients and messages as columns, ready for a bulk insert.
-fn columns(intent: &mut NewIntent) -> (RecipientColumns, MessageColumns) {
+fn columns(intent: &mut NewIntent, now: i64) -> (RecipientColumns, MessageColumns) {
     let n = intent.recipients.len();
     let deadlines = std::mem::take(&mut intent.deadlines);
+    let schedules = std::mem::take(&mut intent.schedules);
     let mut r = RecipientColumns::default();
     let mut m = MessageColumns::default();
     for (i, recipient) in std::mem::take(&mut intent.recipients)
@@ -249,10 +253,23 @@ fn columns(intent: &mut NewIntent) -> (RecipientColumns, MessageColumns) {
         r.time_zone.push(recipient.time_zone.name().to_owned());
         r.details.push(details.to_string());
         r.deadline_at.push(deadlines.get(i).copied().flatten());
-        for channel in &recipient.channels {
+        let steps = schedules.get(i).map(Vec::as_slice).unwrap_or_default();
+        for (k, channel) in recipient.channels.iter().enumerate() {
+            // Unplanned (a caller that skipped planning): everything goes at once.
+            let step = steps.get(k).filter(|s| s.channel == *channel);
+            let (status, at) = match step.map(|s| s.start) {
+                Some(Start::Held { latest }) => ("held", latest.timestamp_millis()),
+                _ => ("queued", now),
+            };
             m.id.push(Uuid::now_v7().to_string());
             m.recipient_idx.push(i as i64);
             m.channel.push(channel.as_str().to_owned());
+            m.status.push(status.to_owned());
+            m.next_attempt_at.push(at);
+            m.legal_step
+                .push(step.and_then(|s| s.legal_step).map(i64::from));
+            m.confirm_within_ms
+                .push(step.map(|s| s.confirm_within.as_millis() as i64));
         }
     }
     debug_assert_eq!(r.idx.len(), n);

@@ -4,7 +4,7 @@
 //! claim is one `UPDATE … RETURNING`, so exactly one worker gets each due message, and a
 //! worker that dies mid-send loses its messages only when the lease runs out.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{Db, Dialect, now_ms, with_pool};
@@ -28,6 +28,8 @@ pub enum OutcomeStatus {
     Retry { at: i64 },
     /// A permanent failure: no retry.
     Failed,
+    /// Not sent: outside its sending window until this time (epoch ms). Not an attempt.
+    Deferred { at: i64 },
 }
 
 /// What one send attempt came to.
@@ -43,7 +45,7 @@ pub struct Outcome {
 }
 
 /// Columns of one row in the outcomes `VALUES` list, in order.
-pub(super) const OUTCOME_COLUMNS: usize = 10;
+pub(super) const OUTCOME_COLUMNS: usize = 11;
 const OUTCOME_CHUNK: usize = 1000;
 
 /// `($1, …, $10), ($11, …)`: placeholders for `rows` outcome rows.
@@ -134,7 +136,7 @@ impl Db {
         let next_retry = outcomes
             .iter()
             .filter_map(|o| match o.status {
-                OutcomeStatus::Retry { at } => Some(at),
+                OutcomeStatus::Retry { at } | OutcomeStatus::Deferred { at } => Some(at),
                 _ => None,
             })
             .min();
@@ -144,10 +146,11 @@ impl Db {
                 let sql = update_sql(pool, chunk.len());
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for o in chunk {
-                    let (status, sent_at, next_attempt_at) = match o.status {
-                        OutcomeStatus::Sent => ("sent", Some(now), now),
-                        OutcomeStatus::Retry { at } => ("queued", None, at),
-                        OutcomeStatus::Failed => ("failed", None, now),
+                    let (status, sent_at, next_attempt_at, refund) = match o.status {
+                        OutcomeStatus::Sent => ("sent", Some(now), now, 0i64),
+                        OutcomeStatus::Retry { at } => ("queued", None, at, 0),
+                        OutcomeStatus::Failed => ("failed", None, now, 0),
+                        OutcomeStatus::Deferred { at } => ("queued", None, at, 1),
                     };
                     query = query
                         .bind(o.message_id.clone())
@@ -159,7 +162,8 @@ impl Db {
                         .bind(o.template.clone())
                         .bind(sent_at)
                         .bind(next_attempt_at)
-                        .bind(now);
+                        .bind(now)
+                        .bind(refund);
                 }
                 query.execute(&mut *tx).await?;
             }
@@ -169,6 +173,41 @@ impl Db {
             }
             tx.commit().await?;
             anyhow::Ok(())
+        })
+    }
+
+    /// Moves the legal-notice chain along: a held message starts when its latest start
+    /// has come, or when the step before it failed or went unconfirmed for its
+    /// `confirm_within`; it is cancelled once an earlier legal step was delivered.
+    /// Returns how many messages were released to the queue.
+    pub async fn escalate(&self, batch: i64) -> anyhow::Result<usize> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE messages SET status = 'cancelled', last_error = 'not needed: the legal notice was delivered', \
+                 updated_at = $1 WHERE status = 'held' AND EXISTS (SELECT 1 FROM messages p \
+                 WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
+                 AND p.legal_step IS NOT NULL AND p.status = 'delivered')",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let rows = sqlx::query_as::<_, (String, i64)>(
+                "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $1 \
+                 WHERE status = 'held' AND (next_attempt_at <= $1 OR EXISTS (SELECT 1 FROM messages p \
+                 WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
+                 AND p.legal_step = messages.legal_step - 1 \
+                 AND (p.status = 'failed' OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
+                 RETURNING intent_id, recipient_idx",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            let released = rows.len();
+            push_range_jobs(&mut tx, rows, batch).await?;
+            tx.commit().await?;
+            anyhow::Ok(released)
         })
     }
 
@@ -186,21 +225,38 @@ impl Db {
             .fetch_all(&mut *tx)
             .await?;
             let released = rows.len();
-            if released > 0 {
-                let mut ranges: BTreeMap<(String, i64), ()> = BTreeMap::new();
-                for (intent_id, idx) in rows {
-                    ranges.insert((intent_id, idx / batch), ());
-                }
-                let jobs = ranges
-                    .into_keys()
-                    .map(|(intent_id, slot)| DeliveryJob { intent_id, first: slot * batch, end: (slot + 1) * batch }.to_task(None))
-                    .collect();
-                Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
-            }
+            push_range_jobs(&mut tx, rows, batch).await?;
             tx.commit().await?;
             anyhow::Ok(released)
         })
     }
+}
+
+/// Pushes one job per `batch`-sized range holding any of `rows` (intent, recipient).
+async fn push_range_jobs<DB: Dialect>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    rows: Vec<(String, i64)>,
+    batch: i64,
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ranges: BTreeSet<(String, i64)> = rows
+        .into_iter()
+        .map(|(intent_id, idx)| (intent_id, idx / batch))
+        .collect();
+    let jobs = ranges
+        .into_iter()
+        .map(|(intent_id, slot)| {
+            DeliveryJob {
+                intent_id,
+                first: slot * batch,
+                end: (slot + 1) * batch,
+            }
+            .to_task(None)
+        })
+        .collect();
+    DB::push_jobs(tx, DELIVERY_QUEUE, jobs).await
 }
 
 /// Picks the dialect's statement from the pool's type.
@@ -216,7 +272,7 @@ mod tests {
     fn placeholders_number_every_cell() {
         assert_eq!(
             values_placeholders(2),
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         );
     }
 }

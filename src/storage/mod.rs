@@ -4,6 +4,7 @@
 //! statements that differ live behind [`Dialect`]. Times are epoch milliseconds.
 
 mod bulk;
+mod compliance;
 mod intents;
 mod messages;
 mod tokens;
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use tokens::TokenRow;
@@ -168,7 +170,8 @@ impl Dialect for sqlx::Sqlite {
         format!(
             "UPDATE messages SET status = v.column2, last_error = v.column3, gateway = v.column4, \
              gateway_message_id = v.column5, content_sha256 = v.column6, template = v.column7, \
-             sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10 \
+             sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10, \
+             attempts = messages.attempts - v.column11 \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending'",
             messages::values_placeholders(rows)
         )
@@ -200,9 +203,9 @@ impl Dialect for sqlx::Postgres {
             "UPDATE messages m SET status = v.status, last_error = v.last_error, gateway = v.gateway, \
              gateway_message_id = v.gateway_message_id, content_sha256 = v.content_sha256, \
              template = v.template, sent_at = v.sent_at::bigint, next_attempt_at = v.next_attempt_at::bigint, \
-             lease_until = NULL, updated_at = v.updated_at::bigint \
+             lease_until = NULL, updated_at = v.updated_at::bigint, attempts = m.attempts - v.refund::bigint \
              FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
-             template, sent_at, next_attempt_at, updated_at) \
+             template, sent_at, next_attempt_at, updated_at, refund) \
              WHERE m.id = v.id AND m.status = 'sending'",
             messages::values_placeholders(rows)
         )

@@ -120,10 +120,26 @@ pub fn test_settings(dir: &Path, db_url: &str) -> Settings {
     settings.auth.admin_token_file = dir.join("admin.token");
     settings.deadlines.calendar_dir = repo_path("config/calendar");
     settings.deadlines.policies_file = repo_path("config/policies.toml");
+    settings.deadlines.plans_file = write_plans(dir, |_| {});
     settings.dispatch.poll_interval_ms = 20;
     settings.dispatch.backoff_base_ms = 50;
     settings.dispatch.backoff_max_secs = 1;
     settings
+}
+
+/// The shipped channel plans, minus sending windows (tests must not depend on the hour
+/// they run at; windows have tests of their own), changed by `edit`, written into `dir`.
+pub fn write_plans(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
+    let shipped = std::fs::read_to_string(repo_path("config/channel_plans.toml")).unwrap();
+    let mut plans: toml::Table = shipped.parse().unwrap();
+    plans.remove("windows");
+    edit(&mut plans);
+    let path = dir.join(format!(
+        "channel_plans-{}.toml",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::write(&path, toml::to_string(&plans).unwrap()).unwrap();
+    path
 }
 
 pub fn repo_path(rel: &str) -> PathBuf {
@@ -224,6 +240,24 @@ impl TestApp {
         }
     }
 
+    /// Polls the intent until `done` holds for it (every message listed on one page).
+    pub async fn wait_for(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let (_, intent) = self
+                .get_json(&format!("/v1/intents/{id}?per_page=1000"))
+                .await;
+            if done(&intent) {
+                return intent;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never {what}: {intent}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
@@ -236,6 +270,16 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Every message of an intent as listed by `GET /v1/intents/{id}`.
+pub fn messages(intent: &Value) -> Vec<&Value> {
+    intent["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["channels"].as_array().unwrap())
+        .collect()
 }
 
 pub fn example(kind: &str) -> Value {

@@ -1,0 +1,65 @@
+//! `/v1/compliance/…`: deadline compliance as it stands.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::require;
+use super::{ApiError, AppState};
+use crate::auth::{Principal, Role};
+
+#[derive(Debug, Deserialize)]
+pub struct AtRiskQuery {
+    /// Look this far ahead (hours); overdue recipients are always included.
+    within_hours: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Recipients whose legal deadline is near (or past) with no delivered legal notice.
+pub async fn at_risk(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<AtRiskQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &principal,
+        &[Role::Ingest, Role::Auditor, Role::Admin],
+        "read compliance",
+    )?;
+    let within = query.within_hours.unwrap_or(48);
+    let limit = query.limit.unwrap_or(100);
+    if !(0..=24 * 366).contains(&within) || !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "within_hours must be 0-8784 and limit 1-1000".into(),
+        ));
+    }
+    let now = Utc::now();
+    let until = (now + chrono::Duration::hours(within)).timestamp_millis();
+    let client = (principal.role == Role::Ingest).then_some(principal.client.as_str());
+    let rows = state.db.at_risk(until, client, limit).await?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let deadline =
+                DateTime::<Utc>::from_timestamp_millis(r.deadline_at).unwrap_or_default();
+            json!({
+                "intent_id": r.intent_id,
+                "external_id": r.external_id,
+                "kind": r.kind,
+                "recipient_id": r.recipient_idx,
+                "account_number": r.account_number,
+                "customer_type": r.customer_type,
+                "deadline": deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "overdue": deadline < now,
+                "hours_left": (deadline - now).num_minutes() as f64 / 60.0,
+                // Handed over but not confirmed: the notice may be there, we cannot prove it yet.
+                "legal_notices_sent_unconfirmed": r.legal_sent,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "as_of": now.to_rfc3339(), "within_hours": within, "recipients": items }),
+    ))
+}

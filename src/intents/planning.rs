@@ -1,0 +1,172 @@
+//! Planning an intent before it is accepted: each recipient's legal deadline, the plan of
+//! their messages, and the checks that only make sense with a calendar in hand.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
+
+use super::{IntentKind, NewIntent};
+use crate::deadlines::{Rulebook, event_moment};
+use crate::plans::{ScheduleError, Start};
+use crate::validation::FieldErrors;
+
+/// Most recipients listed for one kind of problem; a count says how many there were.
+const LISTED: usize = 100;
+
+impl NewIntent {
+    /// Stamps deadlines and schedules, or reports why the intent cannot be accepted: a
+    /// deadline already passed or out of reach of every legal channel (unless
+    /// `accept_late`), no legal channel, no calendar for the dates, a visit out of hours.
+    pub fn plan(&mut self, rulebook: &Rulebook, now: DateTime<Utc>) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if self.kind == IntentKind::MeterVisit {
+            check_visit_hours(self, rulebook, &mut errors);
+        }
+        let (field, moment) =
+            event_moment(self.kind, &self.event).expect("a validated event has its deadline field");
+        let deadlines = rulebook.deadlines(
+            self.kind,
+            moment,
+            self.recipients
+                .iter()
+                .map(|r| (r.customer_type, r.account_number.as_str(), r.time_zone)),
+        );
+        let mut late = 0usize;
+        let mut stamped = Vec::with_capacity(deadlines.len());
+        let mut schedules = Vec::with_capacity(deadlines.len());
+        for (i, (deadline, recipient)) in deadlines.into_iter().zip(&self.recipients).enumerate() {
+            let deadline = match deadline {
+                Ok(d) => d,
+                Err(why) => {
+                    errors.push(
+                        format!("event.{field}"),
+                        format!("no deadline can be computed for recipients[{i}]: {why}"),
+                    );
+                    return Err(errors);
+                }
+            };
+            stamped.push(Some(deadline.deadline_utc.timestamp_millis()));
+            let late_reason = if deadline.deadline_utc < now {
+                Some(format!(
+                    "the legal deadline {} ({}) has passed",
+                    deadline.deadline.to_rfc3339(),
+                    deadline.rule.description
+                ))
+            } else {
+                None
+            };
+            let schedule = rulebook.plans.schedule(
+                self.kind,
+                recipient.customer_type,
+                &recipient.channels,
+                Some(deadline.deadline_utc),
+                now,
+            );
+            let (steps, late_reason) = match schedule {
+                Ok(steps) if late_reason.is_none() => (steps, None),
+                Err(ScheduleError::NoLegalChannel { legal }) => {
+                    let legal: Vec<&str> = legal.iter().map(|c| c.as_str()).collect();
+                    errors.push(
+                        format!("recipients[{i}].channels"),
+                        format!(
+                            "none of these counts as the legal notice for {} to a {}; include one of: {}",
+                            self.kind.as_str(),
+                            recipient.customer_type.as_str(),
+                            legal.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                Err(ScheduleError::Unreachable { fastest, arrives }) => (
+                    Vec::new(),
+                    late_reason.or(Some(format!(
+                        "even {} would arrive about {}, after the legal deadline {}",
+                        fastest.as_str(),
+                        arrives.to_rfc3339(),
+                        deadline.deadline.to_rfc3339()
+                    ))),
+                ),
+                Ok(_) => (Vec::new(), late_reason),
+            };
+            match late_reason {
+                None => schedules.push(steps),
+                Some(reason) if !self.accept_late => {
+                    late += 1;
+                    if late <= LISTED {
+                        errors.push(
+                            format!("recipients[{i}]"),
+                            format!(
+                                "{reason}; send \"accept_late\": true to record the notice as late"
+                            ),
+                        );
+                    }
+                }
+                // Late by design: every channel goes at once, escalation has no time to wait.
+                Some(_) => {
+                    let mut steps = rulebook
+                        .plans
+                        .schedule(
+                            self.kind,
+                            recipient.customer_type,
+                            &recipient.channels,
+                            None,
+                            now,
+                        )
+                        .expect("it has a legal channel");
+                    for step in &mut steps {
+                        step.start = Start::Now;
+                    }
+                    schedules.push(steps);
+                }
+            }
+        }
+        if late > LISTED {
+            errors.push(
+                "recipients",
+                format!("{late} recipients in all are past or out of reach of their deadline"),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.deadlines = stamped;
+        self.schedules = schedules;
+        Ok(())
+    }
+}
+
+/// A controller may come only on a working day within the configured hours.
+fn check_visit_hours(intent: &NewIntent, rulebook: &Rulebook, errors: &mut FieldErrors) {
+    let event = &intent.event;
+    let date = event["visit_date"]
+        .as_str()
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+    let time = |name: &str| {
+        event[name]
+            .as_str()
+            .and_then(|s| NaiveTime::parse_from_str(s, "%H:%M").ok())
+    };
+    let (Some(date), Some(from), Some(to)) = (date, time("interval_from"), time("interval_to"))
+    else {
+        return;
+    };
+    match rulebook.calendar.is_working_day(date) {
+        Ok(true) => {}
+        Ok(false) => errors.push(
+            "event.visit_date",
+            format!("{date} is not a working day; meter visits are on working days only"),
+        ),
+        Err(e) => errors.push("event.visit_date", e.to_string()),
+    }
+    let hours = rulebook.plans.meter_visit.working_days;
+    let minutes = |t: NaiveTime| t.hour() * 60 + t.minute();
+    let fmt = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+    if minutes(from) < hours.from || minutes(to) > hours.to {
+        errors.push(
+            "event.interval_from",
+            format!(
+                "the visit must fall within {}-{} local time",
+                fmt(hours.from),
+                fmt(hours.to)
+            ),
+        );
+    }
+}

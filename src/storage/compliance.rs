@@ -1,0 +1,45 @@
+//! Reads for compliance: who is near their legal deadline without a delivered notice.
+
+use super::{Db, with_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AtRiskRow {
+    pub intent_id: String,
+    pub external_id: String,
+    pub kind: String,
+    pub recipient_idx: i64,
+    pub account_number: String,
+    pub customer_type: String,
+    pub deadline_at: i64,
+    /// Legal messages already handed to a gateway (sent, unconfirmed).
+    pub legal_sent: i64,
+}
+
+impl Db {
+    /// Recipients whose deadline is before `until` (epoch ms; already-passed ones too) and
+    /// none of whose legal-notice messages is delivered, soonest first.
+    pub async fn at_risk(
+        &self,
+        until: i64,
+        client: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<AtRiskRow>> {
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, AtRiskRow>(
+            "SELECT r.intent_id, i.external_id, i.kind, r.idx AS recipient_idx, r.account_number, r.customer_type, \
+             r.deadline_at, \
+             (SELECT COUNT(*) FROM messages s WHERE s.intent_id = r.intent_id AND s.recipient_idx = r.idx \
+              AND s.legal_step IS NOT NULL AND s.status = 'sent') AS legal_sent \
+             FROM recipients r JOIN intents i ON i.id = r.intent_id \
+             WHERE r.deadline_at IS NOT NULL AND r.deadline_at <= $1 AND ($2 IS NULL OR i.client = $2) \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
+                             AND m.legal_step IS NOT NULL AND m.status = 'delivered') \
+             ORDER BY r.deadline_at LIMIT $3",
+        )
+        .bind(until)
+        .bind(client)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+}

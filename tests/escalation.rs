@@ -1,0 +1,211 @@
+//! Deadline-aware dispatch end to end: sending windows, escalation to the next legal
+//! channel when delivery goes unconfirmed, letters started early enough to arrive, and the
+//! at-risk list. Durations in the channel plan are shortened so real time can pass.
+
+mod common;
+
+use chrono::{DateTime, Duration as Span, Timelike, Utc};
+use common::{Backend, example, spawn_app_with, write_plans};
+use serde_json::{Value, json};
+
+both_backends! {
+    unconfirmed_sms_escalates_to_email_after_its_wait;
+    a_letter_starts_at_once_when_its_latency_leaves_no_time_to_wait;
+    a_message_outside_its_sending_window_waits_for_the_opening;
+    at_risk_lists_recipients_near_their_deadline_without_delivery;
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn channel<'a>(intent: &'a Value, recipient: usize, name: &str) -> &'a Value {
+    intent["recipients"][recipient]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == name)
+        .unwrap()
+}
+
+async fn unconfirmed_sms_escalates_to_email_after_its_wait(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.lease_secs = 2; // the sweeper, which escalates, runs every 0.5 s
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        s.deadlines.plans_file = write_plans(&dir, |p| {
+            p["confirm_within"]["sms"] = toml::Value::String("2s".into());
+        });
+    })
+    .await;
+    let mut body = example("meter_visit");
+    body["recipients"] = json!([body["recipients"][0].clone()]); // channels: sms, then email
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+
+    let first = app
+        .wait_for(id, "sent the SMS", |i| {
+            channel(i, 0, "sms")["status"] == "sent"
+        })
+        .await;
+    assert_eq!(
+        channel(&first, 0, "email")["status"],
+        "held",
+        "email waits while the SMS may still be confirmed"
+    );
+    let done = app
+        .wait_for(id, "escalated to email", |i| {
+            channel(i, 0, "email")["status"] == "sent"
+        })
+        .await;
+    let waited =
+        time(&channel(&done, 0, "email")["sent_at"]) - time(&channel(&done, 0, "sms")["sent_at"]);
+    assert!(
+        waited >= Span::seconds(2),
+        "email started only after the SMS went unconfirmed for 2 s: {waited}"
+    );
+    assert!(
+        waited < Span::seconds(10),
+        "and promptly after that: {waited}"
+    );
+    app.stop().await;
+}
+
+async fn a_letter_starts_at_once_when_its_latency_leaves_no_time_to_wait(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.dispatch.lease_secs = 2;
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        // Letters take 7 days plus a 2-day margin to plan with.
+        s.deadlines.plans_file = write_plans(&dir, |p| {
+            p["margin"] = toml::Value::String("2d".into());
+        });
+    })
+    .await;
+    let template = example("debt_warning");
+    let mut recipient = template["recipients"][2].clone(); // an individual with email + sms
+    recipient["channels"] = json!(["email", "mail"]);
+    recipient["contacts"]["postal_address"] =
+        json!({"postcode": "101000", "address": "г. Москва, ул. Мясницкая, д. 1"});
+    let today = Utc::now().date_naive();
+    let intent_for = |restriction_in_days: u64, external_id: &str| {
+        let mut body = template.clone();
+        let restriction = today + chrono::Days::new(restriction_in_days);
+        body["external_id"] = json!(external_id);
+        body["event"]["restriction_date"] = json!(restriction.to_string());
+        body["event"]["pay_by"] = json!(restriction.to_string());
+        body["recipients"] = json!([recipient.clone()]);
+        body
+    };
+
+    // Restriction in 29 days: the deadline (20 clear days before) is ~8 days away, inside
+    // the letter's 9 days: the letter cannot wait for the email's 24 h confirmation.
+    let near: Value = app
+        .post_intent(&intent_for(29, "debt-near"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let near_id = near["id"].as_str().unwrap();
+    let done = app
+        .wait_for(near_id, "sent the letter", |i| {
+            channel(i, 0, "mail")["status"] == "sent"
+        })
+        .await;
+    assert_eq!(channel(&done, 0, "email")["status"], "sent");
+
+    // Restriction in 60 days: the letter is held until deadline - 9 days.
+    let far = app.post_intent(&intent_for(60, "debt-far")).await;
+    assert_eq!(far.status(), 202);
+    let far: Value = far.json().await.unwrap();
+    let (_, intent) = app
+        .get_json(&format!("/v1/intents/{}", far["id"].as_str().unwrap()))
+        .await;
+    let mail = channel(&intent, 0, "mail");
+    assert_eq!(mail["status"], "held");
+    let deadline = time(&intent["recipients"][0]["deadline"]);
+    assert_eq!(
+        time(&mail["next_attempt_at"]),
+        deadline - Span::days(9),
+        "latest start = deadline - latency - margin"
+    );
+    app.stop().await;
+}
+
+async fn a_message_outside_its_sending_window_waits_for_the_opening(backend: Backend) {
+    // A window for SMS that opens two hours from now (UTC), whatever the time of day.
+    let opens = Utc::now() + Span::hours(2);
+    let from = format!("{:02}:00", opens.hour());
+    let to = format!("{:02}:59", opens.hour());
+    let app = spawn_app_with(backend, move |s| {
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        s.deadlines.plans_file = write_plans(&dir, |p| {
+            let window: toml::Table = toml::from_str(&format!(
+                "name = \"test window\"\nchannels = [\"sms\"]\nsource = \"test\"\n\
+                 working_days = {{ from = \"{from}\", to = \"{to}\" }}\ndays_off = {{ from = \"{from}\", to = \"{to}\" }}"
+            ))
+            .unwrap();
+            p.insert("windows".into(), toml::Value::Array(vec![toml::Value::Table(window)]));
+        });
+    })
+    .await;
+    let mut body = example("meter_visit");
+    let mut recipient = body["recipients"][0].clone();
+    recipient["time_zone"] = json!("Etc/UTC");
+    recipient["channels"] = json!(["sms"]);
+    body["recipients"] = json!([recipient]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "deferred the SMS", |i| {
+            channel(i, 0, "sms")["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("sending window"))
+        })
+        .await;
+    let sms = channel(&intent, 0, "sms");
+    assert_eq!(sms["status"], "queued", "waiting, not dropped: {sms}");
+    assert_eq!(sms["attempts"], 0, "a deferral is not a failed attempt");
+    let expected = opens
+        .date_naive()
+        .and_hms_opt(opens.hour(), 0, 0)
+        .unwrap()
+        .and_utc();
+    assert_eq!(time(&sms["next_attempt_at"]), expected);
+    assert!(common::files(&app.outbox()).is_empty());
+    app.stop().await;
+}
+
+async fn at_risk_lists_recipients_near_their_deadline_without_delivery(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let mut body = example("appeal_reply");
+    // Registered today: 15 days to reply.
+    body["event"]["appeal_registered_at"] = json!(Utc::now().to_rfc3339());
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    app.wait_settled(id).await;
+
+    let (status, soon) = app.get_json("/v1/compliance/at-risk?within_hours=24").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        soon["recipients"],
+        json!([]),
+        "15 days left is not at risk within 24 h"
+    );
+    let (_, month) = app
+        .get_json("/v1/compliance/at-risk?within_hours=720")
+        .await;
+    let listed = month["recipients"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{month}");
+    assert_eq!(listed[0]["intent_id"], id);
+    assert_eq!(listed[0]["overdue"], false);
+    assert!(
+        listed
+            .iter()
+            .all(|r| r["legal_notices_sent_unconfirmed"].as_i64().unwrap() >= 1),
+        "{month}"
+    );
+    let (status, _) = app.get_json("/v1/compliance/at-risk?within_hours=-1").await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
