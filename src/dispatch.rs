@@ -14,6 +14,7 @@ use tracing::{error, info, instrument, warn};
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::deadlines::Rulebook;
 use crate::intents::{IntentKind, schema};
+use crate::plans::{Periods, SentCounts};
 use crate::queue::DeliveryJob;
 use crate::recipients::{Channel, CustomerType, PostalAddress};
 use crate::settings::{Dispatch, Organization};
@@ -107,9 +108,19 @@ impl Dispatcher {
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
         let now = Utc::now();
+        // Sends this job is about to make, per account: contact limits count them too.
+        let mut sending_to: HashMap<String, u32> = HashMap::new();
         for message in &claimed {
             let recipient = recipients.get(&message.recipient_idx);
             if let Some(deferred) = self.outside_window(&intent, message, recipient, now) {
+                outcomes.push(deferred);
+                continue;
+            }
+            if let Some(recipient) = recipient
+                && let Some(deferred) = self
+                    .over_contact_limit(&intent, message, recipient, now, &mut sending_to)
+                    .await?
+            {
                 outcomes.push(deferred);
                 continue;
             }
@@ -137,6 +148,76 @@ impl Dispatcher {
             .count();
         info!(claimed = claimed.len(), sent, "delivery job done");
         Ok(())
+    }
+
+    /// A deferral if the customer was already contacted as often as the law allows this
+    /// day, week or month (230-FZ for debt messages to individuals, by default).
+    async fn over_contact_limit(
+        &self,
+        intent: &CachedIntent,
+        message: &Claimed,
+        recipient: &RecipientRow,
+        now: DateTime<Utc>,
+        sending_to: &mut HashMap<String, u32>,
+    ) -> anyhow::Result<Option<Outcome>> {
+        let (Some(channel), Some(customer_type), Ok(tz)) = (
+            Channel::parse(&message.channel),
+            CustomerType::parse(&recipient.customer_type),
+            recipient.time_zone.parse::<Tz>(),
+        ) else {
+            return Ok(None);
+        };
+        let Some(limit) = self
+            .rulebook
+            .plans
+            .frequency_limit(intent.kind, customer_type, channel)
+        else {
+            return Ok(None);
+        };
+        let Some(periods) = Periods::around(now, tz) else {
+            return Ok(None);
+        };
+        let channels: Vec<&str> = limit.channels.iter().map(|c| c.as_str()).collect();
+        let since = [periods.day, periods.week, periods.month].map(|t| t.timestamp_millis());
+        let [day, week, month] = self
+            .db
+            .sent_to_account(
+                &recipient.account_number,
+                intent.kind.as_str(),
+                &channels,
+                since,
+            )
+            .await?;
+        let in_flight = sending_to
+            .entry(recipient.account_number.clone())
+            .or_default();
+        let n = |sent: i64| {
+            u32::try_from(sent)
+                .unwrap_or(u32::MAX)
+                .saturating_add(*in_flight)
+        };
+        let counts = SentCounts {
+            day: n(day),
+            week: n(week),
+            month: n(month),
+        };
+        match limit.wait(counts, &periods) {
+            None => {
+                *in_flight += 1;
+                Ok(None)
+            }
+            Some(at) => Ok(Some(Outcome {
+                message_id: message.id.clone(),
+                status: OutcomeStatus::Deferred {
+                    at: at.timestamp_millis(),
+                },
+                error: Some(format!("waiting: {} reached for this customer", limit.name)),
+                gateway: None,
+                gateway_message_id: None,
+                content_sha256: None,
+                template: None,
+            })),
+        }
     }
 
     /// A deferral if the message's sending window is closed now (quiet hours, days off).

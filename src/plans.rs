@@ -25,7 +25,78 @@ struct PlansFile {
     plans: Vec<PlanData>,
     #[serde(default)]
     windows: Vec<Window>,
+    #[serde(default)]
+    frequency_limits: Vec<FrequencyLimit>,
     meter_visit: VisitHours,
+}
+
+/// At most so many messages to one customer per local day, week and month.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyLimit {
+    pub name: String,
+    kinds: Option<Vec<IntentKind>>,
+    customer_types: Option<Vec<CustomerType>>,
+    pub channels: Vec<Channel>,
+    pub per_day: u32,
+    pub per_week: u32,
+    pub per_month: u32,
+    #[allow(dead_code)]
+    source: String,
+}
+
+/// Messages already sent to one customer in the current local periods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SentCounts {
+    pub day: u32,
+    pub week: u32,
+    pub month: u32,
+}
+
+/// The starts of the recipient's current local day, week (Monday) and month, and of the
+/// next ones: the periods frequency limits count over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    pub day: DateTime<Utc>,
+    pub week: DateTime<Utc>,
+    pub month: DateTime<Utc>,
+    pub next_day: DateTime<Utc>,
+    pub next_week: DateTime<Utc>,
+    pub next_month: DateTime<Utc>,
+}
+
+impl Periods {
+    pub fn around(now: DateTime<Utc>, tz: Tz) -> Option<Periods> {
+        use chrono::Datelike;
+        let today = now.with_timezone(&tz).date_naive();
+        let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+        let first = today.with_day(1)?;
+        let next_first = first.checked_add_months(chrono::Months::new(1))?;
+        let start = |d: NaiveDate| local_minute(tz, d, 0);
+        Some(Periods {
+            day: start(today)?,
+            week: start(monday)?,
+            month: start(first)?,
+            next_day: start(today + Days::new(1))?,
+            next_week: start(monday + Days::new(7))?,
+            next_month: start(next_first)?,
+        })
+    }
+}
+
+impl FrequencyLimit {
+    /// When the next message may go, if `sent` already reaches a limit.
+    pub fn wait(&self, sent: SentCounts, periods: &Periods) -> Option<DateTime<Utc>> {
+        if sent.month >= self.per_month {
+            Some(periods.next_month)
+        } else if sent.week >= self.per_week {
+            Some(periods.next_week)
+        } else if sent.day >= self.per_day {
+            Some(periods.next_day)
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -94,6 +165,7 @@ pub struct Plans {
     margin: Duration,
     legal: HashMap<(IntentKind, CustomerType), Vec<Channel>>,
     windows: Vec<Window>,
+    frequency_limits: Vec<FrequencyLimit>,
     pub meter_visit: VisitHours,
 }
 
@@ -180,6 +252,7 @@ impl Plans {
             margin: file.margin,
             legal,
             windows: file.windows,
+            frequency_limits: file.frequency_limits,
             meter_visit: file.meter_visit,
         })
     }
@@ -252,6 +325,22 @@ impl Plans {
     /// The last moment `channel` can start and still arrive, with the margin, by `deadline`.
     pub fn latest_start(&self, channel: Channel, deadline: DateTime<Utc>) -> DateTime<Utc> {
         deadline - (self.latency[&channel] + self.margin)
+    }
+
+    /// The frequency limit that applies to this kind, customer type and channel, if any.
+    pub fn frequency_limit(
+        &self,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        channel: Channel,
+    ) -> Option<&FrequencyLimit> {
+        self.frequency_limits.iter().find(|l| {
+            l.channels.contains(&channel)
+                && l.kinds.as_ref().is_none_or(|k| k.contains(&kind))
+                && l.customer_types
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&customer_type))
+        })
     }
 
     /// `None` if `channel` may send now; otherwise when the next window opens (or an error
@@ -494,6 +583,86 @@ mod tests {
             )
             .unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn a_fourth_debt_message_in_a_week_waits_for_monday() {
+        let p = plans();
+        let limit = p
+            .frequency_limit(
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                Channel::Sms,
+            )
+            .unwrap();
+        assert!(
+            p.frequency_limit(
+                IntentKind::DebtWarning,
+                CustomerType::LegalEntity,
+                Channel::Sms
+            )
+            .is_none()
+        );
+        assert!(
+            p.frequency_limit(
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                Channel::Mail
+            )
+            .is_none()
+        );
+        // Thursday 11 Feb 2027, 14:00 in Yekaterinburg (UTC+5).
+        let now = utc("2027-02-11T09:00:00Z");
+        let periods = Periods::around(now, chrono_tz::Asia::Yekaterinburg).unwrap();
+        assert_eq!(
+            periods.week,
+            utc("2027-02-07T19:00:00Z"),
+            "Monday 8 Feb, local midnight"
+        );
+        assert_eq!(
+            limit.wait(
+                SentCounts {
+                    day: 1,
+                    week: 3,
+                    month: 3
+                },
+                &periods
+            ),
+            None
+        );
+        assert_eq!(
+            limit.wait(
+                SentCounts {
+                    day: 2,
+                    week: 3,
+                    month: 3
+                },
+                &periods
+            ),
+            Some(utc("2027-02-11T19:00:00Z"))
+        );
+        assert_eq!(
+            limit.wait(
+                SentCounts {
+                    day: 0,
+                    week: 4,
+                    month: 4
+                },
+                &periods
+            ),
+            Some(utc("2027-02-14T19:00:00Z"))
+        );
+        assert_eq!(
+            limit.wait(
+                SentCounts {
+                    day: 0,
+                    week: 0,
+                    month: 16
+                },
+                &periods
+            ),
+            Some(utc("2027-02-28T19:00:00Z"))
         );
     }
 

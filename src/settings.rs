@@ -71,6 +71,7 @@ pub struct Templates {
 #[serde(deny_unknown_fields)]
 pub struct Deadlines {
     pub calendar_dir: PathBuf,
+    pub calendar_overlays: Vec<String>,
     pub policies_file: PathBuf,
     pub plans_file: PathBuf,
 }

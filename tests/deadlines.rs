@@ -208,3 +208,46 @@ async fn deadline_endpoint_explains_the_rule(backend: Backend) {
 fn files_under(dir: &std::path::Path) -> usize {
     common::files(dir).len()
 }
+
+#[test]
+fn a_regional_overlay_adds_the_republics_holidays_without_code() {
+    let args = [
+        "--kind",
+        "debt_warning",
+        "--customer-type",
+        "legal_entity",
+        "--event",
+        "2027-09-06",
+        "--tz",
+        "Europe/Moscow",
+    ];
+    let federal = cli_deadline(&args);
+    assert_eq!(federal["deadline"], "2027-08-22T23:59:59+03:00");
+    let out = Command::new(env!("CARGO_BIN_EXE_vestnik"))
+        .arg("deadline")
+        .args(args)
+        .env(
+            "VESTNIK_DEADLINES__CALENDAR_DIR",
+            common::repo_path("config/calendar"),
+        )
+        .env(
+            "VESTNIK_DEADLINES__POLICIES_FILE",
+            common::repo_path("config/policies.toml"),
+        )
+        .env("VESTNIK_DEADLINES__CALENDAR_OVERLAYS", "[\"tatarstan\"]")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let regional: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Republic Day, Mon 30 Aug 2027, is not a working day there: one more day back.
+    assert_eq!(regional["deadline"], "2027-08-19T23:59:59+03:00");
+    assert!(
+        regional["explain"]["skipped"]
+            .to_string()
+            .contains("Republic Day")
+    );
+}

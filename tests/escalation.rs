@@ -13,6 +13,7 @@ both_backends! {
     a_letter_starts_at_once_when_its_latency_leaves_no_time_to_wait;
     a_message_outside_its_sending_window_waits_for_the_opening;
     at_risk_lists_recipients_near_their_deadline_without_delivery;
+    a_third_debt_sms_in_one_day_waits_for_the_next_day;
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -207,5 +208,49 @@ async fn at_risk_lists_recipients_near_their_deadline_without_delivery(backend: 
     );
     let (status, _) = app.get_json("/v1/compliance/at-risk?within_hours=-1").await;
     assert_eq!(status, 400);
+    app.stop().await;
+}
+
+async fn a_third_debt_sms_in_one_day_waits_for_the_next_day(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let template = example("debt_warning");
+    let mut recipient = template["recipients"][0].clone(); // an individual
+    recipient["channels"] = json!(["sms"]);
+    let tz: chrono_tz::Tz = recipient["time_zone"].as_str().unwrap().parse().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let mut body = template.clone();
+        body["external_id"] = json!(format!("debt-limit-{n}"));
+        body["recipients"] = json!([recipient.clone()]);
+        let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap().to_owned();
+        // One after another, so the limit sees each send.
+        app.wait_for(&id, "handled the SMS", |i| {
+            let sms = channel(i, 0, "sms");
+            sms["status"] == "sent" || sms["reason"].as_str().is_some_and(|r| r.contains("230-FZ"))
+        })
+        .await;
+        ids.push(id);
+    }
+    let (_, third) = app.get_json(&format!("/v1/intents/{}", ids[2])).await;
+    let sms = channel(&third, 0, "sms");
+    assert_eq!(sms["status"], "queued", "{sms}");
+    assert_eq!(sms["attempts"], 0);
+    let tomorrow = Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(1);
+    let midnight = tomorrow
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(tz)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        time(&sms["next_attempt_at"]),
+        midnight,
+        "waits for the customer's next day"
+    );
+    for id in &ids[..2] {
+        let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+        assert_eq!(channel(&intent, 0, "sms")["status"], "sent");
+    }
     app.stop().await;
 }

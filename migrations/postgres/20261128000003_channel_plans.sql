@@ -9,3 +9,6 @@ CREATE INDEX messages_held ON messages (next_attempt_at) WHERE status = 'held';
 
 -- GET /v1/compliance/at-risk walks recipients by deadline.
 CREATE INDEX recipients_by_deadline ON recipients (deadline_at);
+
+-- Contact limits (230-FZ) count what was already sent to one account.
+CREATE INDEX recipients_by_account ON recipients (account_number);

@@ -30,8 +30,13 @@ impl Rulebook {
             settings.calendar_dir.as_path(),
             settings.policies_file.as_path(),
         );
-        let calendar = Calendar::load_dir(calendar_dir)
+        let mut calendar = Calendar::load_dir(calendar_dir)
             .with_context(|| format!("calendar in {}", calendar_dir.display()))?;
+        for overlay in &settings.calendar_overlays {
+            calendar = calendar
+                .load_overlay(calendar_dir, overlay)
+                .with_context(|| format!("calendar overlay {overlay}"))?;
+        }
         let text = std::fs::read_to_string(policies_file)
             .with_context(|| format!("reading {}", policies_file.display()))?;
         let policies = Policies::from_toml_str(&text)

@@ -43,3 +43,34 @@ impl Db {
         Ok(rows)
     }
 }
+
+impl Db {
+    /// Messages of `kind` on `channels` sent to `account_number` since each of `since`
+    /// (day, week, month starts, epoch ms): what contact limits count.
+    pub async fn sent_to_account(
+        &self,
+        account_number: &str,
+        kind: &str,
+        channels: &[&str],
+        since: [i64; 3],
+    ) -> anyhow::Result<[i64; 3]> {
+        // ",sms,email," — one bound text instead of a variable-length IN list.
+        let channel_list = format!(",{},", channels.join(","));
+        let (day, week, month) = with_pool!(self, pool => sqlx::query_as::<_, (Option<i64>, Option<i64>, Option<i64>)>(
+            "SELECT SUM(CASE WHEN m.sent_at >= $4 THEN 1 ELSE 0 END), SUM(CASE WHEN m.sent_at >= $5 THEN 1 ELSE 0 END), \
+             COUNT(m.id) FROM recipients r \
+             JOIN intents i ON i.id = r.intent_id \
+             JOIN messages m ON m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
+             WHERE r.account_number = $1 AND i.kind = $2 AND $3 LIKE '%,' || m.channel || ',%' AND m.sent_at >= $6",
+        )
+        .bind(account_number)
+        .bind(kind)
+        .bind(&channel_list)
+        .bind(since[0])
+        .bind(since[1])
+        .bind(since[2])
+        .fetch_one(pool)
+        .await)?;
+        Ok([day.unwrap_or(0), week.unwrap_or(0), month.unwrap_or(0)])
+    }
+}

@@ -1,0 +1,376 @@
+//! The TOML schema of a gateway profile, as written in `channels/*.toml`.
+//!
+//! Every table denies unknown keys, so a typo is a load error naming the key path.
+//! Strings marked *template* are Handlebars (no HTML escaping, strict: an unknown
+//! variable is an error) and may reference secrets as `${ENV_NAME}`; see [`super`] for
+//! the variables a template sees.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    pub name: String,
+    pub kind: Kind,
+    /// The provider's base URL, `{{base_url}}` in templates; overridable at load.
+    pub base_url: String,
+    /// How `{{to}}` is written: `digits` (79161234567) or `plus` (+79161234567).
+    #[serde(default)]
+    pub phone_format: PhoneFormat,
+    /// Default sender name (`{{sender}}`); a message may override it.
+    #[serde(default)]
+    pub sender: Option<String>,
+    pub send: RequestSpec,
+    /// Provider status values → our delivery statuses; shared by receipts and polling.
+    #[serde(default)]
+    pub statuses: StatusMap,
+    #[serde(default)]
+    pub receipts: Option<ReceiptsSpec>,
+    #[serde(default)]
+    pub poll: Option<RequestSpec>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Sms,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneFormat {
+    Digits,
+    #[default]
+    Plus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+/// Where the request's fields go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded` body.
+    Form,
+    /// `application/json` body.
+    Json,
+    /// Appended to the URL's query string; no body.
+    Query,
+}
+
+/// One HTTP request: `[send]` or `[poll]`, with how to read its answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    pub method: Method,
+    /// Template.
+    pub url: String,
+    pub format: BodyFormat,
+    /// Header name → template.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub auth: AuthSpec,
+    /// Field name → template. For `json` any TOML structure, whose strings are templates.
+    /// A field whose value renders empty is left out.
+    #[serde(default)]
+    pub fields: Option<toml::Table>,
+    /// Alternatively the whole body as one template (`{{json text}}` quotes a JSON string).
+    #[serde(default)]
+    pub template: Option<String>,
+    pub response: ResponseSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSpec {
+    #[default]
+    None,
+    /// `Authorization: Basic base64(username:password)`; both templates.
+    Basic { username: String, password: String },
+    /// `Authorization: Bearer <token>`.
+    Bearer { token: String },
+    /// An API key as a query parameter.
+    Query { name: String, value: String },
+    /// An API key as a header.
+    Header { name: String, value: String },
+}
+
+/// How to read a response (JSON). Paths are JSON pointers (RFC 6901) and templates, so
+/// `/sms/{{to_digits}}/sms_id` works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    /// All must hold (with a 2xx status) for the request to have succeeded.
+    #[serde(default)]
+    pub accept_if: Vec<Condition>,
+    /// `[send]` only: where the provider's message id is.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// `[poll]` only: where the status value is.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `[poll]` only: where the status time is.
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_format: TimeFormat,
+    /// Where an error code may be, tried in order.
+    #[serde(default)]
+    pub error_code: Vec<String>,
+    /// Where an error text may be, tried in order.
+    #[serde(default)]
+    pub error_text: Vec<String>,
+    /// Error codes that retrying cannot fix (bad number, forbidden text).
+    #[serde(default)]
+    pub permanent_codes: Vec<CodeValue>,
+    /// Error codes worth retrying (provider busy, balance, rate limit).
+    #[serde(default)]
+    pub transient_codes: Vec<CodeValue>,
+    /// What an error whose code is in neither list is.
+    #[serde(default = "Retry::permanent")]
+    pub unknown_error: Retry,
+    /// HTTP statuses that are transient whatever the body says.
+    #[serde(default = "default_transient_http")]
+    pub transient_http: Vec<CodeValue>,
+}
+
+fn default_transient_http() -> Vec<CodeValue> {
+    ["408", "425", "429", "500..=599"]
+        .map(|s| CodeValue::Text(s.into()))
+        .to_vec()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retry {
+    Permanent,
+    Transient,
+}
+
+impl Retry {
+    fn permanent() -> Retry {
+        Retry::Permanent
+    }
+}
+
+/// `{ path = "/status", equals = "OK" }` or `{ path = "/id", exists = true }`. Values
+/// compare as text, so `equals = 100` matches `100` and `"100"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub path: String,
+    #[serde(default)]
+    pub equals: Option<toml::Value>,
+    #[serde(default)]
+    pub exists: Option<bool>,
+}
+
+/// A code or status value: `7`, `"OK"`, `"-1"`, or an inclusive range `"105..=108"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CodeValue {
+    Int(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// Seconds since the epoch, as a number or text.
+    Unix,
+    UnixMs,
+    #[default]
+    Rfc3339,
+}
+
+/// `delivered = [103]`, `failed = ["105..=108"]`, …; any other value is `otherwise`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusMap {
+    #[serde(default)]
+    pub delivered: Vec<CodeValue>,
+    #[serde(default)]
+    pub failed: Vec<CodeValue>,
+    #[serde(default)]
+    pub expired: Vec<CodeValue>,
+    #[serde(default)]
+    pub pending: Vec<CodeValue>,
+    #[serde(default)]
+    pub otherwise: Option<super::DeliveryStatus>,
+}
+
+/// `[receipts]`: the provider's delivery-report webhook.
+///
+/// A form body is read as a JSON object of its fields (`/id`); fields named `a[]` or
+/// `a[k]` are gathered, in order, into an array `/a`. A `batch` entry split into lines is
+/// an array of its lines (`/1` is the second line).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsSpec {
+    pub format: WebhookFormat,
+    #[serde(default)]
+    pub batch: Option<BatchSpec>,
+    /// Entries that do not match are other kinds of event and are skipped.
+    #[serde(default)]
+    pub only_if: Vec<Condition>,
+    pub message_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub time_format: TimeFormat,
+    /// What to answer a valid report with (SMS.ru wants `100`).
+    #[serde(default)]
+    pub reply: Reply,
+    pub auth: WebhookAuthSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    Form,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    /// Where the array of entries is (`/data`).
+    pub path: String,
+    #[serde(default)]
+    pub split: Split,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    #[default]
+    None,
+    /// Each entry is text whose lines are its fields.
+    Lines,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    #[serde(default = "Reply::ok_status")]
+    pub status: u16,
+    #[serde(default = "Reply::ok_body")]
+    pub body: String,
+    #[serde(default = "Reply::text_plain")]
+    pub content_type: String,
+}
+
+impl Reply {
+    fn ok_status() -> u16 {
+        200
+    }
+    fn ok_body() -> String {
+        "OK".into()
+    }
+    fn text_plain() -> String {
+        "text/plain; charset=utf-8".into()
+    }
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Reply {
+            status: Reply::ok_status(),
+            body: Reply::ok_body(),
+            content_type: Reply::text_plain(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WebhookAuthSpec {
+    /// HMAC-SHA256 over the raw body, in a header: `<prefix><hex or base64>`.
+    HmacSha256 {
+        header: String,
+        secret: String,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        encoding: SignatureEncoding,
+    },
+    /// A shared token in the query string (`?token=…` in the URL registered with the
+    /// provider) or in a header.
+    Token {
+        #[serde(rename = "in")]
+        location: TokenLocation,
+        name: String,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureEncoding {
+    #[default]
+    Hex,
+    Base64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenLocation {
+    Query,
+    Header,
+}
+
+/// `[limits]`: enforced by the caller (rate limiter, semaphore, client timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "Limits::rate")]
+    pub rate_per_sec: f64,
+    #[serde(default = "Limits::concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "Limits::timeout")]
+    pub timeout_ms: u64,
+}
+
+impl Limits {
+    fn rate() -> f64 {
+        10.0
+    }
+    fn concurrency() -> usize {
+        4
+    }
+    fn timeout() -> u64 {
+        10_000
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            rate_per_sec: Limits::rate(),
+            concurrency: Limits::concurrency(),
+            timeout_ms: Limits::timeout(),
+        }
+    }
+}

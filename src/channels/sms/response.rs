@@ -1,0 +1,274 @@
+//! Reading a provider's answer to a send or a status request.
+//!
+//! Order: an HTTP status in `transient_http` is transient; a body that is not JSON is
+//! transient after a 2xx (the provider may or may not have taken the message: retrying
+//! risks a duplicate, which the client id bounds where the API has one) and permanent
+//! otherwise; a 2xx whose `accept_if` conditions all hold succeeded; anything else is an
+//! error whose code decides (`permanent_codes`, `transient_codes`, else `unknown_error`).
+
+use serde_json::Value;
+
+use super::profile::{ResponseSpec, Retry};
+use super::template::{CodeSet, Templates, check_pointer, holds, lookup, scalar_text, snippet};
+use super::webhook::parse_time;
+use super::{BuildError, PollOutcome, ProfileError, Receipt, SendOutcome, SmsProfile};
+
+pub(super) struct Compiled {
+    prefix: String,
+    spec: ResponseSpec,
+    permanent: CodeSet,
+    transient: CodeSet,
+    transient_http: CodeSet,
+}
+
+impl Compiled {
+    pub fn new(
+        t: &mut Templates,
+        section: &str,
+        spec: &ResponseSpec,
+        is_send: bool,
+    ) -> Result<Self, ProfileError> {
+        let prefix = format!("{section}.response");
+        let mut paths: Vec<(String, &str)> = Vec::new();
+        for (i, c) in spec.accept_if.iter().enumerate() {
+            let key = format!("{prefix}.accept_if.{i}");
+            if c.equals.is_none() && c.exists.is_none() {
+                return Err(t.error(&key, "a condition needs `equals` or `exists`"));
+            }
+            paths.push((format!("{key}.path"), &c.path));
+        }
+        let (wanted, unwanted) = if is_send {
+            ("message_id", "status")
+        } else {
+            ("status", "message_id")
+        };
+        let field = |name: &str| match name {
+            "message_id" => &spec.message_id,
+            _ => &spec.status,
+        };
+        match field(wanted) {
+            Some(p) => paths.push((format!("{prefix}.{wanted}"), p)),
+            None => {
+                return Err(t.error(
+                    &format!("{prefix}.{wanted}"),
+                    "missing: where to read it from",
+                ));
+            }
+        }
+        if field(unwanted).is_some() {
+            return Err(t.error(
+                &format!("{prefix}.{unwanted}"),
+                format!("not used in [{section}]"),
+            ));
+        }
+        if let Some(p) = &spec.time {
+            if is_send {
+                return Err(t.error(&format!("{prefix}.time"), "not used in [send]"));
+            }
+            paths.push((format!("{prefix}.time"), p));
+        }
+        for (i, p) in spec.error_code.iter().enumerate() {
+            paths.push((format!("{prefix}.error_code.{i}"), p));
+        }
+        for (i, p) in spec.error_text.iter().enumerate() {
+            paths.push((format!("{prefix}.error_text.{i}"), p));
+        }
+        for (key, path) in &paths {
+            check_pointer(t, key, path)?;
+            t.add(key, path)?;
+        }
+        let set = |key: &str, values| {
+            CodeSet::new(values).map_err(|m| t.error(&format!("{prefix}.{key}"), m))
+        };
+        Ok(Compiled {
+            permanent: set("permanent_codes", &spec.permanent_codes)?,
+            transient: set("transient_codes", &spec.transient_codes)?,
+            transient_http: set("transient_http", &spec.transient_http)?,
+            spec: spec.clone(),
+            prefix,
+        })
+    }
+
+    /// Renders every path once (a load-time check).
+    pub fn check_paths(&self, t: &Templates, ctx: &Value) -> Result<(), BuildError> {
+        self.read(t, ctx, "message_id", &Value::Null)?;
+        self.read(t, ctx, "status", &Value::Null)?;
+        self.read(t, ctx, "time", &Value::Null)?;
+        self.conditions_hold(t, ctx, &Value::Null)?;
+        self.error_detail(t, ctx, &Value::Null)?;
+        Ok(())
+    }
+
+    fn read(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        field: &str,
+        doc: &Value,
+    ) -> Result<Option<Value>, BuildError> {
+        let present = match field {
+            "message_id" => self.spec.message_id.is_some(),
+            "status" => self.spec.status.is_some(),
+            _ => self.spec.time.is_some(),
+        };
+        if !present {
+            return Ok(None);
+        }
+        let path = t.render(&format!("{}.{field}", self.prefix), ctx)?;
+        Ok(lookup(doc, &path).cloned())
+    }
+
+    fn conditions_hold(&self, t: &Templates, ctx: &Value, doc: &Value) -> Result<bool, BuildError> {
+        for (i, c) in self.spec.accept_if.iter().enumerate() {
+            let path = t.render(&format!("{}.accept_if.{i}.path", self.prefix), ctx)?;
+            if !holds(c, &path, doc) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The first error code and the first error text found.
+    fn error_detail(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        doc: &Value,
+    ) -> Result<(Option<String>, Option<String>), BuildError> {
+        let first = |kind: &str, n: usize| -> Result<Option<String>, BuildError> {
+            for i in 0..n {
+                let path = t.render(&format!("{}.{kind}.{i}", self.prefix), ctx)?;
+                if let Some(v) = lookup(doc, &path).and_then(scalar_text) {
+                    return Ok(Some(v));
+                }
+            }
+            Ok(None)
+        };
+        Ok((
+            first("error_code", self.spec.error_code.len())?,
+            first("error_text", self.spec.error_text.len())?,
+        ))
+    }
+
+    /// The parsed body of a successful response, or why it failed and whether retrying may help.
+    fn verdict(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        status: u16,
+        body: &[u8],
+    ) -> Result<Value, (Retry, String)> {
+        let render_failed = |e: BuildError| (Retry::Permanent, e.to_string());
+        let doc: Option<Value> = serde_json::from_slice(body).ok();
+        let detail = |doc: &Value| -> Result<String, (Retry, String)> {
+            let (code, text) = self.error_detail(t, ctx, doc).map_err(render_failed)?;
+            Ok(match (code, text) {
+                (Some(c), Some(x)) => format!("provider error {c}: {x}"),
+                (Some(c), None) => format!("provider error {c}"),
+                (None, Some(x)) => format!("provider error: {x}"),
+                (None, None) => format!("unexpected answer: {}", snippet(body, 200)),
+            })
+        };
+        if self.transient_http.matches(&status.to_string()) {
+            let why = doc
+                .as_ref()
+                .map(&detail)
+                .transpose()?
+                .unwrap_or_else(|| snippet(body, 200));
+            return Err((Retry::Transient, format!("HTTP {status}: {why}")));
+        }
+        let success = (200..300).contains(&status);
+        let Some(doc) = doc else {
+            let retry = if success {
+                Retry::Transient
+            } else {
+                Retry::Permanent
+            };
+            return Err((
+                retry,
+                format!("HTTP {status}, body is not JSON: {}", snippet(body, 200)),
+            ));
+        };
+        if success && self.conditions_hold(t, ctx, &doc).map_err(render_failed)? {
+            return Ok(doc);
+        }
+        let (code, _) = self.error_detail(t, ctx, &doc).map_err(render_failed)?;
+        let retry = match code {
+            Some(c) if self.permanent.matches(&c) => Retry::Permanent,
+            Some(c) if self.transient.matches(&c) => Retry::Transient,
+            _ => self.spec.unknown_error,
+        };
+        let why = detail(&doc)?;
+        Err((
+            retry,
+            if success {
+                why
+            } else {
+                format!("HTTP {status}: {why}")
+            },
+        ))
+    }
+
+    pub fn classify_send(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        status: u16,
+        body: &[u8],
+    ) -> SendOutcome {
+        match self.verdict(t, ctx, status, body) {
+            Ok(doc) => match self.read(t, ctx, "message_id", &doc) {
+                Ok(Some(id)) if scalar_text(&id).is_some_and(|s| !s.is_empty()) => {
+                    SendOutcome::Accepted {
+                        provider_message_id: scalar_text(&id).unwrap_or_default(),
+                    }
+                }
+                Ok(_) => SendOutcome::Transient(format!(
+                    "accepted without a message id at {}: {}",
+                    self.spec.message_id.as_deref().unwrap_or_default(),
+                    snippet(body, 200)
+                )),
+                Err(e) => SendOutcome::Permanent(e.to_string()),
+            },
+            Err((Retry::Transient, why)) => SendOutcome::Transient(why),
+            Err((Retry::Permanent, why)) => SendOutcome::Permanent(why),
+        }
+    }
+
+    pub fn classify_poll(
+        &self,
+        profile: &SmsProfile,
+        ctx: &Value,
+        id: &str,
+        status: u16,
+        body: &[u8],
+    ) -> PollOutcome {
+        let t = &profile.inner.templates;
+        let doc = match self.verdict(t, ctx, status, body) {
+            Ok(doc) => doc,
+            Err((Retry::Transient, why)) => return PollOutcome::Transient(why),
+            Err((Retry::Permanent, why)) => return PollOutcome::Permanent(why),
+        };
+        let read = |field| {
+            self.read(t, ctx, field, &doc)
+                .map(|v| v.as_ref().and_then(scalar_text))
+        };
+        let (value, time) = match (read("status"), read("time")) {
+            (Ok(v), Ok(time)) => (v, time),
+            (Err(e), _) | (_, Err(e)) => return PollOutcome::Permanent(e.to_string()),
+        };
+        let Some(value) = value else {
+            return PollOutcome::Transient(format!(
+                "no status in the answer: {}",
+                snippet(body, 200)
+            ));
+        };
+        PollOutcome::Status(Receipt {
+            provider_message_id: id.to_owned(),
+            status: profile.map_status(&value),
+            provider_status: value,
+            provider_time: time.and_then(|t| parse_time(&Value::String(t), self.spec.time_format)),
+            raw: String::from_utf8_lossy(body).into_owned(),
+        })
+    }
+}

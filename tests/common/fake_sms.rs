@@ -1,0 +1,685 @@
+//! Fake SMS gateways on loopback, each speaking its provider's documented format (see the
+//! header of `channels/<profile>.toml`): they check credentials and required fields, answer
+//! like the provider, record what they got, fail on request, post delivery reports
+//! (signed or tokened as the provider would) and answer status polls.
+//!
+//! ```ignore
+//! let fake = FakeProvider::start(Provider::SmsRu).await;
+//! // load channels/smsru.toml with fake.secrets() and base_url = fake.base_url
+//! fake.fail_next(2, Fault::Http500);
+//! fake.auto_report(receipts_url, Report::Delivered);
+//! ```
+//! Independent of Vestnik's profile engine on purpose: it is the other side of the wire.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    SmsRu,
+    Smsc,
+    SmsAero,
+    GenericJson,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 4] = [
+        Provider::SmsRu,
+        Provider::Smsc,
+        Provider::SmsAero,
+        Provider::GenericJson,
+    ];
+
+    /// The profile file in `channels/` this fake stands in for.
+    pub fn profile_file(self) -> &'static str {
+        match self {
+            Provider::SmsRu => "smsru.toml",
+            Provider::Smsc => "smsc.toml",
+            Provider::SmsAero => "smsaero.toml",
+            Provider::GenericJson => "generic-json.toml",
+        }
+    }
+}
+
+/// How the next sends fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    Http500,
+    /// Answers normally after this long (beyond the client's timeout: a timeout).
+    Slow(Duration),
+    /// HTTP 200 with a body that is not the provider's format.
+    Malformed,
+    /// The provider's error for an undeliverable number.
+    Permanent,
+    /// The provider's "busy / try later" error.
+    Busy,
+    /// Accepts, and never reports (polls stay pending).
+    Silent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    Delivered,
+    Failed,
+    Expired,
+    Pending,
+}
+
+/// How a posted report authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    Valid,
+    Missing,
+    Wrong,
+}
+
+/// One accepted send.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub provider_id: String,
+    pub to: String,
+    pub text: String,
+    pub sender: Option<String>,
+    /// Our id, where the API takes one (SMSC `id`, generic `client_id`).
+    pub client_id: Option<String>,
+    pub callback_url: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    requests: usize,
+    faults: VecDeque<Fault>,
+    sticky: Option<Fault>,
+    /// provider id → (status code, phone, silent)
+    statuses: HashMap<String, (String, String, bool)>,
+    by_client_id: HashMap<String, String>,
+    auto: Option<(String, Report)>,
+    next_id: u64,
+}
+
+struct Shared {
+    provider: Provider,
+    inner: Mutex<Inner>,
+}
+
+pub struct FakeProvider {
+    pub provider: Provider,
+    /// Put this in the profile's `base_url`.
+    pub base_url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeProvider {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+const SMSRU_API_ID: &str = "fake-smsru-api-id";
+const SMSC_LOGIN: (&str, &str) = ("fake-smsc", "fake-smsc-password");
+/// `Basic base64("fake@smsaero.test:fake-aero-key")`.
+const AERO_AUTH: &str = "Basic ZmFrZUBzbXNhZXJvLnRlc3Q6ZmFrZS1hZXJvLWtleQ==";
+const GENERIC_TOKEN: &str = "fake-generic-token";
+const WEBHOOK_TOKEN: &str = "fake-webhook-token-0123456789";
+const GENERIC_SECRET: &str = "fake-generic-hmac-secret-0123456789";
+
+impl FakeProvider {
+    pub async fn start(provider: Provider) -> FakeProvider {
+        let shared = Arc::new(Shared {
+            provider,
+            inner: Mutex::new(Inner::default()),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake SMS server");
+        });
+        FakeProvider {
+            provider,
+            base_url,
+            shared,
+            server,
+        }
+    }
+
+    /// The secrets the shipped profiles reference, with the values this fake accepts.
+    pub fn secrets(&self) -> HashMap<String, String> {
+        [
+            ("SMSRU_API_ID", SMSRU_API_ID),
+            ("SMSRU_WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+            ("SMSC_LOGIN", SMSC_LOGIN.0),
+            ("SMSC_PASSWORD", SMSC_LOGIN.1),
+            ("SMSC_WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+            ("SMSAERO_EMAIL", "fake@smsaero.test"),
+            ("SMSAERO_API_KEY", "fake-aero-key"),
+            ("SMSAERO_WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+            ("GENERIC_SMS_TOKEN", GENERIC_TOKEN),
+            ("GENERIC_SMS_WEBHOOK_SECRET", GENERIC_SECRET),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.shared.inner.lock().expect("fake state")
+    }
+
+    /// Every accepted send, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+
+    /// Every send request, accepted or not.
+    pub fn requests(&self) -> usize {
+        self.lock().requests
+    }
+
+    /// The next `n` sends fail with `fault`, then sends work again.
+    pub fn fail_next(&self, n: usize, fault: Fault) {
+        self.lock().faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// Every send fails with `fault` until cleared with `None`.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.lock().sticky = fault;
+    }
+
+    /// After each accepted (non-silent) send, post `report` to `webhook_url`.
+    pub fn auto_report(&self, webhook_url: impl Into<String>, report: Report) {
+        self.lock().auto = Some((webhook_url.into(), report));
+    }
+
+    /// Posts a correctly authenticated delivery report; returns the HTTP status we got.
+    pub async fn report(&self, webhook_url: &str, provider_id: &str, report: Report) -> u16 {
+        self.report_signed(webhook_url, provider_id, report, Signing::Valid)
+            .await
+    }
+
+    pub async fn report_signed(
+        &self,
+        webhook_url: &str,
+        provider_id: &str,
+        report: Report,
+        signing: Signing,
+    ) -> u16 {
+        post_report(&self.shared, webhook_url, provider_id, report, signing).await
+    }
+}
+
+fn code(provider: Provider, report: Report) -> Value {
+    use Report::*;
+    match (provider, report) {
+        (Provider::SmsRu, r) => json!(match r {
+            Delivered => 103,
+            Failed => 106,
+            Expired => 104,
+            Pending => 102,
+        }),
+        (Provider::Smsc, r) => json!(match r {
+            Delivered => 1,
+            Failed => 20,
+            Expired => 3,
+            Pending => 0,
+        }),
+        (Provider::SmsAero, r) => json!(match r {
+            Delivered => 1,
+            Failed | Expired => 2,
+            Pending => 3,
+        }),
+        (Provider::GenericJson, r) => json!(match r {
+            Delivered => "delivered",
+            Failed => "failed",
+            Expired => "expired",
+            Pending => "queued",
+        }),
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key); // keys here are shorter than a block
+    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    hex::encode(
+        Sha256::new()
+            .chain_update(pad(0x5c))
+            .chain_update(inner)
+            .finalize(),
+    )
+}
+
+async fn post_report(
+    shared: &Shared,
+    url: &str,
+    id: &str,
+    report: Report,
+    signing: Signing,
+) -> u16 {
+    let p = shared.provider;
+    let phone = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        let entry = inner
+            .statuses
+            .entry(id.to_owned())
+            .or_insert_with(|| (String::new(), String::new(), false));
+        entry.0 = text(&code(p, report));
+        entry.1.clone()
+    };
+    let status = code(p, report);
+    let (body, content_type) = match p {
+        Provider::SmsRu => {
+            let entry = format!("sms_status\n{id}\n{}\n{}", text(&status), now());
+            (
+                form(&[("data[]", &entry)]),
+                "application/x-www-form-urlencoded",
+            )
+        }
+        Provider::Smsc => (
+            form(&[
+                ("id", id),
+                ("phone", &phone),
+                ("status", &text(&status)),
+                ("time", &now().to_string()),
+                ("err", "0"),
+            ]),
+            "application/x-www-form-urlencoded",
+        ),
+        Provider::SmsAero => {
+            let numeric: Value = id
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| json!(id));
+            (json!({"id": numeric, "status": status, "extendStatus": format!("{report:?}").to_lowercase(), "dateAnswer": now()}).to_string(), "application/json")
+        }
+        Provider::GenericJson => (
+            json!({"id": id, "status": status, "time": chrono::Utc::now().to_rfc3339()})
+                .to_string(),
+            "application/json",
+        ),
+    };
+    let mut request = reqwest::Client::new().post(match (p, signing) {
+        (Provider::GenericJson, _) | (_, Signing::Missing) => url.to_owned(),
+        (_, Signing::Valid) => with_query(url, "token", WEBHOOK_TOKEN),
+        (_, Signing::Wrong) => with_query(url, "token", "forged-token-0123456789"),
+    });
+    if p == Provider::GenericJson && signing != Signing::Missing {
+        let key = if signing == Signing::Valid {
+            GENERIC_SECRET
+        } else {
+            "forged-secret-0123456789"
+        };
+        request = request.header(
+            "X-Signature",
+            format!(
+                "sha256={}",
+                hmac_sha256_hex(key.as_bytes(), body.as_bytes())
+            ),
+        );
+    }
+    match request
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+fn with_query(url: &str, key: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{}", form(&[(key, value)]))
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).expect("status");
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Query and form fields merged (body wins), and the JSON body if any.
+fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (HashMap<String, String>, Value) {
+    let mut fields: HashMap<String, String> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        fields.extend(form_urlencoded::parse(body).into_owned());
+    }
+    let json = serde_json::from_slice(body).unwrap_or(Value::Null);
+    (fields, json)
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = shared.provider;
+    let (fields, json) = params(&uri, &headers, &body);
+    let path = uri.path();
+    let is_send = matches!(
+        (p, method.as_str(), path),
+        (Provider::SmsRu, _, "/sms/send")
+            | (Provider::Smsc, _, "/sys/send.php")
+            | (Provider::SmsAero, "POST", "/v2/sms/send")
+            | (Provider::GenericJson, "POST", "/messages")
+    );
+    let authorized = match p {
+        Provider::SmsRu => fields.get("api_id").map(String::as_str) == Some(SMSRU_API_ID),
+        Provider::Smsc => {
+            (
+                fields.get("login").map(String::as_str),
+                fields.get("psw").map(String::as_str),
+            ) == (Some(SMSC_LOGIN.0), Some(SMSC_LOGIN.1))
+        }
+        Provider::SmsAero => {
+            headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(AERO_AUTH)
+        }
+        Provider::GenericJson => {
+            headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some(&format!("Bearer {GENERIC_TOKEN}"))
+        }
+    };
+    if !authorized {
+        return match p {
+            Provider::SmsRu => json_response(
+                200,
+                json!({"status": "ERROR", "status_code": 200, "status_text": "Неправильный api_id"}),
+            ),
+            Provider::Smsc => {
+                json_response(200, json!({"error": "authorise error", "error_code": 2}))
+            }
+            Provider::SmsAero => json_response(
+                401,
+                json!({"success": false, "data": null, "message": "Your request was made with invalid credentials."}),
+            ),
+            Provider::GenericJson => json_response(
+                401,
+                json!({"error": {"code": "unauthorized", "message": "bad token"}}),
+            ),
+        };
+    }
+    if is_send {
+        send(&shared, fields, json).await
+    } else {
+        poll(&shared, path, &fields)
+    }
+}
+
+async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value) -> Response {
+    let p = shared.provider;
+    let get = |k: &str| {
+        match p {
+            Provider::SmsAero | Provider::GenericJson => {
+                json.get(k).map(text).or_else(|| fields.get(k).cloned())
+            }
+            _ => fields.get(k).cloned(),
+        }
+        .filter(|v| !v.is_empty())
+    };
+    let (to_key, text_key) = match p {
+        Provider::SmsRu => ("to", "msg"),
+        Provider::Smsc => ("phones", "mes"),
+        Provider::SmsAero => ("number", "text"),
+        Provider::GenericJson => ("to", "text"),
+    };
+    let fault = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        inner.requests += 1;
+        inner.faults.pop_front().or_else(|| inner.sticky.clone())
+    };
+    let (Some(to), Some(message)) = (get(to_key), get(text_key)) else {
+        return match p {
+            Provider::SmsRu => json_response(
+                200,
+                json!({"status": "ERROR", "status_code": 202, "status_text": "Неправильно указан номер или текст"}),
+            ),
+            Provider::Smsc => {
+                json_response(200, json!({"error": "parameters error", "error_code": 1}))
+            }
+            Provider::SmsAero => json_response(
+                400,
+                json!({"success": false, "data": null, "message": "Validation error."}),
+            ),
+            Provider::GenericJson => json_response(
+                400,
+                json!({"error": {"code": "invalid_request", "message": "to and text are required"}}),
+            ),
+        };
+    };
+    let required_ok = match p {
+        Provider::SmsRu => get("json").as_deref() == Some("1"),
+        Provider::Smsc => {
+            get("fmt").as_deref() == Some("3") && get("charset").as_deref() == Some("utf-8")
+        }
+        Provider::SmsAero => get("sign").is_some(),
+        Provider::GenericJson => get("client_id").is_some(),
+    };
+    if !required_ok {
+        return json_response(400, json!({"error": "required field missing"}));
+    }
+    let digits: String = to.chars().filter(char::is_ascii_digit).collect();
+    match fault {
+        Some(Fault::Http500) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+        }
+        Some(Fault::Malformed) => {
+            return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
+        }
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Permanent) => {
+            return match p {
+                Provider::SmsRu => json_response(
+                    200,
+                    json!({"status": "OK", "status_code": 100, "sms": {digits: {"status": "ERROR", "status_code": 207, "status_text": "На этот номер нельзя отправлять сообщения"}}}),
+                ),
+                Provider::Smsc => {
+                    json_response(200, json!({"error": "invalid phone", "error_code": 7}))
+                }
+                Provider::SmsAero => json_response(
+                    400,
+                    json!({"success": false, "data": null, "message": "Validation error: number is invalid."}),
+                ),
+                Provider::GenericJson => json_response(
+                    400,
+                    json!({"error": {"code": "invalid_number", "message": "not a mobile number"}}),
+                ),
+            };
+        }
+        Some(Fault::Busy) => {
+            return match p {
+                Provider::SmsRu => json_response(
+                    200,
+                    json!({"status": "ERROR", "status_code": 220, "status_text": "Сервис временно недоступен"}),
+                ),
+                Provider::Smsc => json_response(
+                    200,
+                    json!({"error": "duplicate request, wait a minute", "error_code": 9}),
+                ),
+                Provider::SmsAero => json_response(
+                    503,
+                    json!({"success": false, "data": null, "message": "Service unavailable"}),
+                ),
+                Provider::GenericJson => json_response(
+                    429,
+                    json!({"error": {"code": "rate_limited", "message": "slow down"}}),
+                ),
+            };
+        }
+        _ => {}
+    }
+    let silent = fault == Some(Fault::Silent);
+    let client_id = match p {
+        Provider::Smsc => get("id"),
+        Provider::GenericJson => get("client_id"),
+        _ => None,
+    };
+    let (id, auto) = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        let existing = (p == Provider::GenericJson)
+            .then(|| {
+                client_id
+                    .as_ref()
+                    .and_then(|c| inner.by_client_id.get(c).cloned())
+            })
+            .flatten();
+        if let Some(id) = existing {
+            return json_response(200, json!({"id": id}));
+        }
+        inner.next_id += 1;
+        let id = match (p, &client_id) {
+            (Provider::Smsc, Some(ours)) => ours.clone(),
+            (Provider::SmsRu, _) => format!("{:06}-{:08}", 202, inner.next_id),
+            (Provider::SmsAero, _) => (686_000 + inner.next_id).to_string(),
+            _ => format!("gen-{}", inner.next_id),
+        };
+        if let Some(c) = &client_id {
+            inner.by_client_id.insert(c.clone(), id.clone());
+        }
+        inner.statuses.insert(
+            id.clone(),
+            (text(&code(p, Report::Pending)), digits.clone(), silent),
+        );
+        inner.received.push(Received {
+            provider_id: id.clone(),
+            to: to.clone(),
+            text: message,
+            sender: get(match p {
+                Provider::SmsRu => "from",
+                Provider::Smsc => "sender",
+                Provider::SmsAero => "sign",
+                Provider::GenericJson => "sender",
+            }),
+            client_id,
+            callback_url: get("callbackUrl"),
+        });
+        (id, if silent { None } else { inner.auto.clone() })
+    };
+    if let Some((url, report)) = auto {
+        let (shared, id) = (shared.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            post_report(&shared, &url, &id, report, Signing::Valid).await;
+        });
+    }
+    match p {
+        Provider::SmsRu => json_response(
+            200,
+            json!({"status": "OK", "status_code": 100, "sms": {digits: {"status": "OK", "status_code": 100, "sms_id": id}}, "balance": 4122.56}),
+        ),
+        Provider::Smsc => json_response(200, json!({"id": id, "cnt": 1})),
+        Provider::SmsAero => {
+            let numeric: u64 = id.parse().expect("numeric id");
+            json_response(
+                200,
+                json!({"success": true, "data": {"id": numeric, "from": get("sign"), "number": digits, "text": get("text"), "status": 0, "extendStatus": "queue", "dateCreate": now()}, "message": null}),
+            )
+        }
+        Provider::GenericJson => json_response(201, json!({"id": id})),
+    }
+}
+
+fn poll(shared: &Shared, path: &str, fields: &HashMap<String, String>) -> Response {
+    let p = shared.provider;
+    let id = match p {
+        Provider::SmsRu => fields.get("sms_id").cloned(),
+        Provider::Smsc | Provider::SmsAero => fields.get("id").cloned(),
+        Provider::GenericJson => path.strip_prefix("/messages/").map(|s| {
+            form_urlencoded::parse(s.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect()
+        }),
+    }
+    .unwrap_or_default();
+    let known = shared
+        .inner
+        .lock()
+        .expect("fake state")
+        .statuses
+        .get(&id)
+        .cloned();
+    match (p, known) {
+        (Provider::SmsRu, Some((c, _, _))) => json_response(
+            200,
+            json!({"status": "OK", "status_code": 100, "sms": {id: {"status": "OK", "status_code": c.parse::<i64>().unwrap_or(100), "status_text": "…"}}}),
+        ),
+        (Provider::SmsRu, None) => json_response(
+            200,
+            json!({"status": "OK", "status_code": 100, "sms": {id: {"status": "ERROR", "status_code": -1, "status_text": "Сообщение не найдено"}}}),
+        ),
+        (Provider::Smsc, Some((c, phone, _))) if fields.get("phone") == Some(&phone) => {
+            json_response(
+                200,
+                json!({"status": c.parse::<i64>().unwrap_or(0), "last_timestamp": now()}),
+            )
+        }
+        (Provider::Smsc, _) => json_response(200, json!({"status": -3, "last_timestamp": now()})),
+        (Provider::SmsAero, Some((c, _, _))) => json_response(
+            200,
+            json!({"success": true, "data": {"id": id.parse::<u64>().unwrap_or(0), "status": c.parse::<i64>().unwrap_or(0), "dateAnswer": now()}, "message": null}),
+        ),
+        (Provider::SmsAero, None) => json_response(
+            404,
+            json!({"success": false, "data": null, "message": "Not found"}),
+        ),
+        (Provider::GenericJson, Some((c, _, _))) => json_response(
+            200,
+            json!({"id": id, "status": c, "time": chrono::Utc::now().to_rfc3339()}),
+        ),
+        (Provider::GenericJson, None) => json_response(
+            404,
+            json!({"error": {"code": "not_found", "message": "no such message"}}),
+        ),
+    }
+}
