@@ -5,6 +5,7 @@
 //! with nothing else running. Real gateways plug in as further [`Gateway`] variants.
 
 pub mod outbox;
+pub mod sms;
 
 use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{GatewayName, Settings};
