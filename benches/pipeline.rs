@@ -265,6 +265,7 @@ async fn run_backend(
     eprintln!("server pid {pid} on {listen}, dir {}", dir.display());
 
     let base = format!("http://{listen}");
+    vestnik::channels::install_crypto_provider();
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(BACKEND_BUDGET)

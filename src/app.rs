@@ -22,6 +22,7 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub rulebook: Arc<Rulebook>,
+    pub gateways: Gateways,
     pub dispatcher: Arc<Dispatcher>,
 }
 
@@ -38,7 +39,7 @@ impl App {
             db.clone(),
             renderer,
             rulebook.clone(),
-            gateways,
+            gateways.clone(),
             settings.organization.clone(),
             settings.dispatch.clone(),
         ));
@@ -46,6 +47,7 @@ impl App {
             settings: Arc::new(settings),
             db,
             rulebook,
+            gateways,
             dispatcher,
         })
     }
@@ -55,6 +57,7 @@ impl App {
             db: self.db.clone(),
             settings: self.settings.clone(),
             rulebook: self.rulebook.clone(),
+            sms: self.gateways.sms_provider().cloned(),
         })
     }
 

@@ -24,6 +24,7 @@ pub struct Settings {
     pub deadlines: Deadlines,
     pub organization: Organization,
     pub channels: ChannelGateways,
+    pub sms: Sms,
     pub auth: Auth,
 }
 
@@ -101,6 +102,21 @@ pub struct ChannelGateways {
 #[serde(rename_all = "snake_case")]
 pub enum GatewayName {
     Outbox,
+    /// An HTTP provider described by a profile (SMS: `[sms]`).
+    Profile,
+}
+
+/// The SMS provider, when `channels.sms = "profile"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sms {
+    pub profile: String,
+    pub profiles_dir: PathBuf,
+    pub base_url: String,
+    pub callback_url: String,
+    pub sender: String,
+    pub secrets: std::collections::HashMap<String, secrecy::SecretString>,
+    pub early_receipt_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -81,7 +81,7 @@ async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {
     let db = TestDb::new(backend, dir.path()).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = common::http_client();
 
     let mut server = start(dir.path(), &db.url, port);
     wait_healthy(&http, &base).await;

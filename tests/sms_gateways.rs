@@ -41,9 +41,12 @@ fn profile(fake: &FakeProvider, callback_url: Option<String>) -> SmsProfile {
 
 async fn execute(req: &HttpRequest, timeout: Duration) -> Result<(u16, Vec<u8>), reqwest::Error> {
     let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).expect("method");
-    let mut builder = reqwest::Client::new()
-        .request(method, &req.url)
-        .timeout(timeout);
+    let mut builder = {
+        vestnik::channels::install_crypto_provider();
+        reqwest::Client::new()
+    }
+    .request(method, &req.url)
+    .timeout(timeout);
     for (name, value) in &req.headers {
         builder = builder.header(name, value);
     }

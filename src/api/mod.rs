@@ -5,6 +5,7 @@ mod compliance;
 mod deadlines;
 mod intents;
 mod problem;
+mod receipts;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 pub use intents::Accepted;
 pub use problem::ApiError;
 
+use crate::channels::sms::SmsGateway;
 use crate::deadlines::Rulebook;
 use crate::settings::Settings;
 use crate::storage::Db;
@@ -29,6 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub rulebook: Arc<Rulebook>,
+    /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
+    pub sms: Option<SmsGateway>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -39,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/intents/{id}", get(intents::get))
         .route("/v1/deadlines", post(deadlines::compute))
         .route("/v1/compliance/at-risk", get(compliance::at_risk))
+        .route("/v1/receipts/{profile}", post(receipts::receive))
         .route("/health", get(health))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -11,6 +11,13 @@ use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{GatewayName, Settings};
 use crate::templates::Rendered;
 
+/// Installs the TLS crypto provider every HTTP client in the process needs: reqwest is
+/// built without a default one (Cargo.toml says why). Safe to call any number of times.
+pub fn install_crypto_provider() {
+    // An Err only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Where one message goes.
 #[derive(Debug, Clone)]
 pub enum Destination {
@@ -53,12 +60,14 @@ pub enum SendResult {
 #[derive(Debug, Clone)]
 pub enum Gateway {
     Outbox(outbox::Outbox),
+    Sms(sms::SmsGateway),
 }
 
 impl Gateway {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Gateway::Outbox(_) => "outbox",
+            Gateway::Sms(sms) => sms.name(),
         }
     }
 
@@ -70,6 +79,7 @@ impl Gateway {
     ) -> Vec<SendResult> {
         match self {
             Gateway::Outbox(outbox) => outbox.send(batch, sender).await,
+            Gateway::Sms(sms) => sms.send(batch).await,
         }
     }
 }
@@ -86,15 +96,30 @@ pub struct Gateways {
 impl Gateways {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let outbox = outbox::Outbox::new(settings.outbox.dir.clone(), settings.outbox.fsync)?;
-        let pick = |name: GatewayName| match name {
+        let only_outbox = |channel: &str, name: GatewayName| match name {
+            GatewayName::Outbox => Ok(Gateway::Outbox(outbox.clone())),
+            GatewayName::Profile => anyhow::bail!(
+                "channels.{channel} = \"profile\" is not available yet; use \"outbox\""
+            ),
+        };
+        let sms = match settings.channels.sms {
             GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
+            GatewayName::Profile => Gateway::Sms(sms::SmsGateway::from_settings(&settings.sms)?),
         };
         Ok(Self {
-            email: pick(settings.channels.email),
-            sms: pick(settings.channels.sms),
-            mail: pick(settings.channels.mail),
-            fax: pick(settings.channels.fax),
+            email: only_outbox("email", settings.channels.email)?,
+            sms,
+            mail: only_outbox("mail", settings.channels.mail)?,
+            fax: only_outbox("fax", settings.channels.fax)?,
         })
+    }
+
+    /// The SMS provider's gateway, if SMS goes to one (receipts are checked against it).
+    pub fn sms_provider(&self) -> Option<&sms::SmsGateway> {
+        match &self.sms {
+            Gateway::Sms(sms) => Some(sms),
+            Gateway::Outbox(_) => None,
+        }
     }
 
     pub fn for_channel(&self, channel: Channel) -> &Gateway {

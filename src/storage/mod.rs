@@ -7,6 +7,7 @@ mod bulk;
 mod compliance;
 mod intents;
 mod messages;
+mod receipts;
 mod tokens;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
+pub use receipts::{NewReceipt, ReceiptOutcome};
 pub use tokens::TokenRow;
 
 /// A connection pool to whichever backend the database URL names.

@@ -330,7 +330,11 @@ async fn post_report(
             "application/json",
         ),
     };
-    let mut request = reqwest::Client::new().post(match (p, signing) {
+    let mut request = {
+        vestnik::channels::install_crypto_provider();
+        reqwest::Client::new()
+    }
+    .post(match (p, signing) {
         (Provider::GenericJson, _) | (_, Signing::Missing) => url.to_owned(),
         (_, Signing::Valid) => with_query(url, "token", WEBHOOK_TOKEN),
         (_, Signing::Wrong) => with_query(url, "token", "forged-token-0123456789"),

@@ -143,6 +143,12 @@ pub fn write_plans(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     path
 }
 
+/// An HTTP client for tests (after installing the crypto provider reqwest needs).
+pub fn http_client() -> reqwest::Client {
+    vestnik::channels::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -179,7 +185,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     TestApp {
         base,
         token,
-        http: reqwest::Client::new(),
+        http: http_client(),
         dir,
         db,
         shutdown,

@@ -22,6 +22,7 @@
 //! at load, not on the first send.
 
 pub mod encoding;
+mod gateway;
 pub mod profile;
 mod request;
 mod response;
@@ -33,6 +34,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use encoding::{SmsEncoding, SmsText};
+pub use gateway::SmsGateway;
 pub use profile::{Limits, Method, ProfileFile, Reply};
 pub use request::HttpRequest;
 pub use types::{

@@ -1,0 +1,90 @@
+//! `POST /v1/receipts/{profile}`: delivery reports from gateways.
+//!
+//! Authenticated by the profile (HMAC or a secret token), not by a bearer token: a forged or
+//! unsigned report gets 401 and never reaches storage. Idempotent, out-of-order safe (the
+//! first final status wins), and patient with a report that outruns our record of the send.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tracing::{info, warn};
+
+use super::{ApiError, AppState};
+use crate::channels::sms::WebhookError;
+use crate::storage::{NewReceipt, ReceiptOutcome};
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(sms) = state.sms.as_ref().filter(|s| s.profile().name() == profile) else {
+        return Err(ApiError::NotFound("receipt profile"));
+    };
+    let profile = sms.profile();
+    if let Err(e) = profile.verify_webhook(query.as_deref(), &headers, &body) {
+        warn!(profile = profile.name(), error = %e, "delivery report rejected");
+        return Err(match e {
+            WebhookError::Unauthenticated(_) => ApiError::Unauthorized,
+            WebhookError::Malformed(why) => ApiError::BadRequest(why),
+            WebhookError::NotConfigured(_) => ApiError::NotFound("receipt profile"),
+        });
+    }
+    let receipts = profile
+        .parse_webhook(&body)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let wait = Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
+    let mut unknown = 0;
+    for receipt in &receipts {
+        let record = NewReceipt {
+            gateway: sms.name(),
+            provider_message_id: &receipt.provider_message_id,
+            status: receipt.status.as_str(),
+            provider_status: &receipt.provider_status,
+            provider_time: receipt.provider_time.map(|t| t.timestamp_millis()),
+            raw: &receipt.raw,
+        };
+        let started = Instant::now();
+        let outcome = loop {
+            match state.db.record_receipt(&record).await? {
+                // The provider may report before our record of its answer commits.
+                ReceiptOutcome::UnknownMessage if started.elapsed() < wait => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                outcome => break outcome,
+            }
+        };
+        match outcome {
+            ReceiptOutcome::UnknownMessage => unknown += 1,
+            ReceiptOutcome::Recorded { applied } => {
+                info!(
+                    gateway = sms.name(),
+                    status = receipt.status.as_str(),
+                    applied,
+                    "delivery report recorded"
+                )
+            }
+            ReceiptOutcome::Duplicate => {}
+        }
+    }
+    if !receipts.is_empty() && unknown == receipts.len() {
+        return Err(ApiError::NotFound("message for this report"));
+    }
+    let reply = profile.webhook_reply();
+    let mut response = (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+        reply.body,
+    )
+        .into_response();
+    if let Ok(content_type) = HeaderValue::from_str(&reply.content_type) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    Ok(response)
+}

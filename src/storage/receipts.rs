@@ -1,0 +1,107 @@
+//! Delivery receipts: every gateway report kept raw, and the first final status applied.
+
+use sha2::{Digest, Sha256};
+
+use super::{Db, now_ms, with_pool};
+
+/// A gateway's report about one message, as parsed from its webhook or status poll.
+#[derive(Debug, Clone)]
+pub struct NewReceipt<'a> {
+    pub gateway: &'a str,
+    pub provider_message_id: &'a str,
+    /// `delivered`, `failed`, `expired` or `pending`.
+    pub status: &'a str,
+    pub provider_status: &'a str,
+    pub provider_time: Option<i64>,
+    pub raw: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Recorded; `applied` says whether it changed the message's status.
+    Recorded { applied: bool },
+    /// The same report was recorded before.
+    Duplicate,
+    /// No message of this gateway has that id (yet).
+    UnknownMessage,
+}
+
+impl Db {
+    /// Keeps the report as evidence and applies it if it is the message's first final
+    /// status: a late `pending` never overwrites `delivered`, nor `failed` a `delivered`.
+    pub async fn record_receipt(&self, receipt: &NewReceipt<'_>) -> anyhow::Result<ReceiptOutcome> {
+        let now = now_ms();
+        let raw_sha256 = hex::encode(Sha256::digest(receipt.raw.as_bytes()));
+        let id = uuid::Uuid::now_v7().to_string();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let message: Option<(String,)> = sqlx::query_as(
+                "SELECT id FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
+            )
+            .bind(receipt.gateway)
+            .bind(receipt.provider_message_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((message_id,)) = message else {
+                return Ok(ReceiptOutcome::UnknownMessage);
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
+                 provider_time, received_at, raw, raw_sha256, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8) \
+                 ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(&message_id)
+            .bind(receipt.gateway)
+            .bind(receipt.provider_message_id)
+            .bind(receipt.status)
+            .bind(receipt.provider_status)
+            .bind(receipt.provider_time)
+            .bind(now)
+            .bind(receipt.raw)
+            .bind(&raw_sha256)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tx.commit().await?;
+                return Ok(ReceiptOutcome::Duplicate);
+            }
+            let applied = match receipt.status {
+                "delivered" => sqlx::query(
+                    "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = NULL, updated_at = $3 \
+                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued')",
+                )
+                .bind(&message_id)
+                .bind(receipt.provider_time.unwrap_or(now))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                "failed" | "expired" => sqlx::query(
+                    "UPDATE messages SET status = 'failed', last_error = $2, updated_at = $3 \
+                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued')",
+                )
+                .bind(&message_id)
+                .bind(format!("gateway reported {} ({})", receipt.status, receipt.provider_status))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                _ => 0,
+            } > 0;
+            tx.commit().await?;
+            anyhow::Ok(ReceiptOutcome::Recorded { applied })
+        })
+    }
+
+    /// How many reports were kept for a message (evidence, including duplicates' first copy).
+    pub async fn receipt_count(&self, message_id: &str) -> anyhow::Result<i64> {
+        let (n,) = with_pool!(self, pool => sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM receipts WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(n)
+    }
+}

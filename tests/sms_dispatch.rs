@@ -1,0 +1,198 @@
+//! SMS through a real provider API end to end: intent → the provider's fake on loopback →
+//! its delivery report on POST /v1/receipts/{profile} → `delivered` in GET /v1/intents.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake_sms::{FakeProvider, Fault, Provider, Report, Signing};
+use common::{Backend, TestApp, example, spawn_app_with};
+use serde_json::{Value, json};
+use vestnik::settings::GatewayName;
+
+both_backends! {
+    an_sms_is_delivered_through_each_provider_and_its_report_recorded;
+    forged_duplicate_early_and_unknown_reports_are_handled;
+    provider_faults_are_retried_or_failed_and_escalate;
+}
+
+async fn app_with(backend: Backend, fake: &FakeProvider, profile: &str) -> TestApp {
+    let base_url = fake.base_url.clone();
+    let secrets = fake.secrets();
+    let profile = profile.to_owned();
+    spawn_app_with(backend, move |s| {
+        s.channels.sms = GatewayName::Profile;
+        s.sms.profile = profile;
+        s.sms.profiles_dir = common::repo_path("channels");
+        s.sms.base_url = base_url;
+        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        s.dispatch.lease_secs = 2; // sweeps (and escalation) every half second
+    })
+    .await
+}
+
+/// One individual recipient of a meter visit, by SMS then email.
+fn visit() -> Value {
+    let mut body = example("meter_visit");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    body
+}
+
+fn sms(intent: &Value) -> &Value {
+    common::messages(intent)
+        .into_iter()
+        .find(|c| c["channel"] == "sms")
+        .unwrap()
+}
+
+async fn an_sms_is_delivered_through_each_provider_and_its_report_recorded(backend: Backend) {
+    for provider in Provider::ALL {
+        let fake = FakeProvider::start(provider).await;
+        let profile = provider.profile_file().trim_end_matches(".toml").to_owned();
+        let app = app_with(backend, &fake, &profile).await;
+        fake.auto_report(
+            format!("{}/v1/receipts/{profile}", app.base),
+            Report::Delivered,
+        );
+        let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap();
+        let intent = app
+            .wait_for(id, &format!("{profile}: delivered"), |i| {
+                sms(i)["status"] == "delivered"
+            })
+            .await;
+        let message = sms(&intent);
+        assert_eq!(message["gateway"], format!("sms:{profile}"));
+        let received = fake.received();
+        assert_eq!(received.len(), 1, "{profile}: sent once");
+        assert_eq!(
+            message["gateway_message_id"],
+            received[0].provider_id.as_str()
+        );
+        assert!(
+            received[0].text.contains("Соколова"),
+            "{profile}: the rendered notice went out: {}",
+            received[0].text
+        );
+        assert!(message["delivered_at"].is_string());
+        // The delivered SMS was the legal notice: the held email is cancelled, not sent.
+        let done = app
+            .wait_for(id, "cancelled the email", |i| {
+                i["status_counts"] == json!({"delivered": 1, "cancelled": 1})
+            })
+            .await;
+        let email = common::messages(&done)
+            .into_iter()
+            .find(|c| c["channel"] == "email")
+            .unwrap()
+            .clone();
+        assert_eq!(email["status"], "cancelled", "{profile}: {email}");
+        assert_eq!(email["attempts"], 0, "never sent");
+        app.stop().await;
+    }
+}
+
+async fn forged_duplicate_early_and_unknown_reports_are_handled(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake, "generic-json").await;
+    let url = format!("{}/v1/receipts/generic-json", app.base);
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    let provider_id = sms(&intent)["gateway_message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+
+    for signing in [Signing::Missing, Signing::Wrong] {
+        let status = fake
+            .report_signed(&url, &provider_id, Report::Delivered, signing)
+            .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        app.db.receipt_count(&message_id).await.unwrap(),
+        0,
+        "a forged report records nothing"
+    );
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(sms(&intent)["status"], "sent");
+
+    assert_eq!(
+        fake.report(&url, &provider_id, Report::Delivered).await,
+        200
+    );
+    assert_eq!(
+        fake.report(&url, &provider_id, Report::Delivered).await,
+        200
+    );
+    assert_eq!(
+        app.db.receipt_count(&message_id).await.unwrap(),
+        1,
+        "the same report twice is one receipt"
+    );
+    // A late, different report is kept as evidence but does not undo `delivered`.
+    assert_eq!(fake.report(&url, &provider_id, Report::Expired).await, 200);
+    assert_eq!(app.db.receipt_count(&message_id).await.unwrap(), 2);
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(sms(&intent)["status"], "delivered");
+
+    let started = std::time::Instant::now();
+    assert_eq!(
+        fake.report(&url, "no-such-message", Report::Delivered)
+            .await,
+        404
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "an unknown id is retried briefly first"
+    );
+    let r = app
+        .http
+        .post(format!("{}/v1/receipts/nosuchprofile", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+async fn provider_faults_are_retried_or_failed_and_escalate(backend: Backend) {
+    let fake = FakeProvider::start(Provider::SmsRu).await;
+    let app = app_with(backend, &fake, "smsru").await;
+    // Two transient faults (HTTP 500, then a malformed answer), then acceptance.
+    fake.fail_next(1, Fault::Http500);
+    fake.fail_next(1, Fault::Malformed);
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent after retries", |i| sms(i)["status"] == "sent")
+        .await;
+    assert_eq!(sms(&intent)["attempts"], 3, "{}", sms(&intent));
+    assert_eq!(fake.received().len(), 1, "accepted once");
+
+    // A permanent refusal fails the SMS at once, and the email (next legal step) takes over.
+    fake.fail_next(1, Fault::Permanent);
+    let mut body = visit();
+    body["external_id"] = json!("visit-permanent");
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "escalated to email", |i| {
+            common::messages(i)
+                .iter()
+                .any(|c| c["channel"] == "email" && c["status"] == "sent")
+        })
+        .await;
+    assert_eq!(sms(&intent)["status"], "failed");
+    assert_eq!(
+        sms(&intent)["attempts"],
+        1,
+        "a permanent error is not retried"
+    );
+    app.stop().await;
+}
