@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::api::{self, AppState};
 use crate::channels::Gateways;
+use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::dispatch::Dispatcher;
 use crate::settings::Settings;
@@ -29,6 +30,11 @@ pub struct App {
 impl App {
     /// Connects, migrates and loads templates; fails early on anything misconfigured.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As [`App::build`], planning by `clock` (tests pass a fake one).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
         let rulebook = Arc::new(Rulebook::load(&settings.deadlines)?);
@@ -42,6 +48,7 @@ impl App {
             gateways.clone(),
             settings.organization.clone(),
             settings.dispatch.clone(),
+            clock.clone(),
         ));
         Ok(Self {
             settings: Arc::new(settings),
@@ -58,6 +65,7 @@ impl App {
             settings: self.settings.clone(),
             rulebook: self.rulebook.clone(),
             sms: self.gateways.sms_provider().cloned(),
+            clock: self.dispatcher.clock().clone(),
         })
     }
 

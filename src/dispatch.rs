@@ -12,13 +12,14 @@ use serde_json::Value;
 use tracing::{error, info, instrument, warn};
 
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
+use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::intents::{IntentKind, schema};
 use crate::plans::{Periods, SentCounts};
 use crate::queue::DeliveryJob;
 use crate::recipients::{Channel, CustomerType, PostalAddress};
 use crate::settings::{Dispatch, Organization};
-use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow, now_ms};
+use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow};
 use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
 
@@ -29,6 +30,7 @@ pub struct Dispatcher {
     gateways: Gateways,
     org: Organization,
     settings: Dispatch,
+    clock: Clock,
     intents: Mutex<HashMap<String, Arc<CachedIntent>>>,
 }
 
@@ -53,6 +55,7 @@ impl Dispatcher {
         gateways: Gateways,
         org: Organization,
         settings: Dispatch,
+        clock: Clock,
     ) -> Self {
         Self {
             db,
@@ -61,6 +64,7 @@ impl Dispatcher {
             gateways,
             org,
             settings,
+            clock,
             intents: Mutex::new(HashMap::new()),
         }
     }
@@ -73,12 +77,22 @@ impl Dispatcher {
         &self.settings
     }
 
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
         let mut claimed = self
             .db
-            .claim(&job.intent_id, job.first, job.end, lease)
+            .claim(
+                &job.intent_id,
+                job.first,
+                job.end,
+                lease,
+                self.clock.now_ms(),
+            )
             .await?;
         if claimed.is_empty() {
             // apalis schedules in whole seconds, so a retry job can wake before its
@@ -86,14 +100,20 @@ impl Dispatcher {
             let Some(due) = self.db.next_due(&job.intent_id, job.first, job.end).await? else {
                 return Ok(());
             };
-            let wait = Duration::from_millis((due - now_ms()).max(0) as u64);
+            let wait = Duration::from_millis((due - self.clock.now_ms()).max(0) as u64);
             if wait > Duration::from_secs(2) {
                 return self.db.push_job(job, wait).await;
             }
             tokio::time::sleep(wait).await;
             claimed = self
                 .db
-                .claim(&job.intent_id, job.first, job.end, lease)
+                .claim(
+                    &job.intent_id,
+                    job.first,
+                    job.end,
+                    lease,
+                    self.clock.now_ms(),
+                )
                 .await?;
         }
         let intent = self.intent(&job.intent_id).await?;
@@ -107,7 +127,7 @@ impl Dispatcher {
 
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
-        let now = Utc::now();
+        let now = self.clock.now();
         // Sends this job is about to make, per account: contact limits count them too.
         let mut sending_to: HashMap<String, u32> = HashMap::new();
         for message in &claimed {
@@ -141,7 +161,9 @@ impl Dispatcher {
                 outcomes.push(self.outcome(message, result, gateway.name(), template));
             }
         }
-        self.db.record_outcomes(job, &outcomes).await?;
+        self.db
+            .record_outcomes(job, &outcomes, self.clock.now_ms())
+            .await?;
         let sent = outcomes
             .iter()
             .filter(|o| o.status == OutcomeStatus::Sent)
@@ -366,7 +388,7 @@ impl Dispatcher {
                 Outcome {
                     message_id: message.id.clone(),
                     status: OutcomeStatus::Retry {
-                        at: now_ms() + self.backoff(message.attempts).as_millis() as i64,
+                        at: self.clock.now_ms() + self.backoff(message.attempts).as_millis() as i64,
                     },
                     error: Some(why),
                     gateway: None,

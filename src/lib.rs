@@ -31,6 +31,7 @@ pub mod auth;
 pub mod calendar;
 pub mod channels;
 pub mod cli;
+pub mod clock;
 pub mod deadlines;
 pub mod dispatch;
 pub mod intents;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use tracing::{error, info};
 
+use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 use crate::storage::Db;
@@ -44,6 +45,7 @@ pub async fn run(
     let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweep(
         db.clone(),
+        dispatcher.clock().clone(),
         settings.batch_size.into(),
         settings.lease_secs,
         sweeper_stopped,
@@ -100,19 +102,25 @@ pub async fn run(
 
 /// Every quarter lease: re-queues messages whose worker died while sending them, and moves
 /// legal-notice chains along (see [`Db::escalate`]). Any number of workers may run it.
-async fn sweep(db: Db, batch: i64, lease_secs: u64, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn sweep(
+    db: Db,
+    clock: Clock,
+    batch: i64,
+    lease_secs: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let period = Duration::from_millis((lease_secs * 1000 / 4).max(500));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = stop.changed() => return,
         }
-        match db.release_expired_leases(batch).await {
+        match db.release_expired_leases(batch, clock.now_ms()).await {
             Ok(0) => {}
             Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
             Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
         }
-        match db.escalate(batch).await {
+        match db.escalate(batch, clock.now_ms()).await {
             Ok(0) => {}
             Ok(n) => info!(released = n, "escalated to the next legal channel"),
             Err(e) => error!(error = format!("{e:#}"), "escalation sweep failed"),

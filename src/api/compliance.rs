@@ -35,7 +35,7 @@ pub async fn at_risk(
             "within_hours must be 0-8784 and limit 1-1000".into(),
         ));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let until = (now + chrono::Duration::hours(within)).timestamp_millis();
     let client = (principal.role == Role::Ingest).then_some(principal.client.as_str());
     let rows = state.db.at_risk(until, client, limit).await?;

@@ -71,11 +71,12 @@ pub async fn create(
 
     // Parsing 100,000 recipients is CPU work: keep it off the async threads.
     let rulebook = state.rulebook.clone();
+    let now = state.clock.now();
     let (digest, intent) = tokio::task::spawn_blocking(move || {
         let digest = hex::encode(Sha256::digest(&body));
         let mut intent = parse_body(&body)?;
         intent
-            .plan(&rulebook, Utc::now())
+            .plan(&rulebook, now)
             .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
         Ok::<_, ApiError>((digest, intent))
     })
@@ -91,7 +92,11 @@ pub async fn create(
         request_id,
     };
     let batch = i64::from(state.settings.dispatch.batch_size);
-    match state.db.insert_intent(intent, &submission, batch).await? {
+    match state
+        .db
+        .insert_intent(intent, &submission, batch, now.timestamp_millis())
+        .await?
+    {
         InsertOutcome::Created(row) => {
             info!(intent_id = %row.id, kind = %row.kind, recipients = row.recipient_count, "intent accepted");
             Ok(accepted(&row, false))

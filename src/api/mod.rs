@@ -22,6 +22,7 @@ pub use intents::Accepted;
 pub use problem::ApiError;
 
 use crate::channels::sms::SmsGateway;
+use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::settings::Settings;
 use crate::storage::Db;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub rulebook: Arc<Rulebook>,
     /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
     pub sms: Option<SmsGateway>,
+    /// The time intake and compliance plan by.
+    pub clock: Clock,
 }
 
 pub fn router(state: AppState) -> Router {

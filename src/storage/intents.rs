@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::bulk::{MessageColumns, RecipientColumns};
-use super::{Db, Dialect, now_ms, with_pool};
+use super::{Db, Dialect, with_pool};
 use crate::intents::NewIntent;
 use crate::plans::Start;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
@@ -84,9 +84,9 @@ impl Db {
         mut intent: NewIntent,
         submission: &Submission<'_>,
         batch_size: i64,
+        now: i64,
     ) -> anyhow::Result<InsertOutcome> {
         let id = Uuid::now_v7().to_string();
-        let now = now_ms();
         let message_count: usize = intent.recipients.iter().map(|r| r.channels.len()).sum();
         let jobs: Vec<_> = DeliveryJob::cover(&id, intent.recipients.len() as i64, batch_size)
             .iter()

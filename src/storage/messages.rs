@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Db, Dialect, now_ms, with_pool};
+use super::{Db, Dialect, with_pool};
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 /// A message a worker now owns.
@@ -77,8 +77,8 @@ impl Db {
         first: i64,
         end: i64,
         lease: Duration,
+        now: i64,
     ) -> anyhow::Result<Vec<Claimed>> {
-        let now = now_ms();
         let lease_until = now + lease.as_millis() as i64;
         let rows = with_pool!(self, pool => sqlx::query_as::<_, Claimed>(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $4, updated_at = $5 \
@@ -131,8 +131,8 @@ impl Db {
         &self,
         job: &DeliveryJob,
         outcomes: &[Outcome],
+        now: i64,
     ) -> anyhow::Result<()> {
-        let now = now_ms();
         let next_retry = outcomes
             .iter()
             .filter_map(|o| match o.status {
@@ -180,8 +180,7 @@ impl Db {
     /// has come, or when the step before it failed or went unconfirmed for its
     /// `confirm_within`; it is cancelled once an earlier legal step was delivered.
     /// Returns how many messages were released to the queue.
-    pub async fn escalate(&self, batch: i64) -> anyhow::Result<usize> {
-        let now = now_ms();
+    pub async fn escalate(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -213,8 +212,7 @@ impl Db {
 
     /// Returns messages whose worker died holding them to the queue, with jobs to send
     /// them, grouping recipients into ranges of `batch`. Returns how many were released.
-    pub async fn release_expired_leases(&self, batch: i64) -> anyhow::Result<usize> {
-        let now = now_ms();
+    pub async fn release_expired_leases(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let rows = sqlx::query_as::<_, (String, i64)>(

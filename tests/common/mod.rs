@@ -169,11 +169,22 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_clocked(backend, vestnik::clock::Clock::system(), tweak).await
+}
+
+/// An app whose dispatch, sweeper and intake plan by `clock`.
+pub async fn spawn_app_clocked(
+    backend: Backend,
+    clock: vestnik::clock::Clock,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::new(backend, dir.path()).await;
     let mut settings = test_settings(dir.path(), &test_db.url);
     tweak(&mut settings);
-    let app = App::build(settings).await.expect("app builds");
+    let app = App::build_with_clock(settings, clock)
+        .await
+        .expect("app builds");
     let token = auth::create_token(&app.db, "billing", Role::Ingest)
         .await
         .unwrap();
