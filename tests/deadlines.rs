@@ -16,6 +16,11 @@ both_backends! {
 }
 
 fn cli_deadline(args: &[&str]) -> Value {
+    cli_deadline_with(args, &[])
+}
+
+/// `vestnik deadline ARGS` with the repository's config and extra `VESTNIK_…` settings.
+fn cli_deadline_with(args: &[&str], settings: &[(&str, &str)]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_vestnik"))
         .arg("deadline")
         .args(args)
@@ -27,6 +32,7 @@ fn cli_deadline(args: &[&str]) -> Value {
             "VESTNIK_DEADLINES__POLICIES_FILE",
             common::repo_path("config/policies.toml"),
         )
+        .envs(settings.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -223,26 +229,10 @@ fn a_regional_overlay_adds_the_republics_holidays_without_code() {
     ];
     let federal = cli_deadline(&args);
     assert_eq!(federal["deadline"], "2027-08-22T23:59:59+03:00");
-    let out = Command::new(env!("CARGO_BIN_EXE_vestnik"))
-        .arg("deadline")
-        .args(args)
-        .env(
-            "VESTNIK_DEADLINES__CALENDAR_DIR",
-            common::repo_path("config/calendar"),
-        )
-        .env(
-            "VESTNIK_DEADLINES__POLICIES_FILE",
-            common::repo_path("config/policies.toml"),
-        )
-        .env("VESTNIK_DEADLINES__CALENDAR_OVERLAYS", "[\"tatarstan\"]")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let regional = cli_deadline_with(
+        &args,
+        &[("VESTNIK_DEADLINES__CALENDAR_OVERLAYS", "[\"tatarstan\"]")],
     );
-    let regional: Value = serde_json::from_slice(&out.stdout).unwrap();
     // Republic Day, Mon 30 Aug 2027, is not a working day there: one more day back.
     assert_eq!(regional["deadline"], "2027-08-19T23:59:59+03:00");
     assert!(

@@ -1,0 +1,284 @@
+//! Planning decisions under chosen instants: the clock is an argument.
+
+use super::*;
+
+fn plans() -> Plans {
+    Plans::from_toml_str(include_str!("../../config/channel_plans.toml")).unwrap()
+}
+
+fn calendar() -> Calendar {
+    Calendar::from_toml_strs([
+        include_str!("../../config/calendar/ru-2025.toml"),
+        include_str!("../../config/calendar/ru-2026.toml"),
+        include_str!("../../config/calendar/ru-2027.toml"),
+    ])
+    .unwrap()
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[test]
+fn supplementary_and_first_legal_channel_start_now_the_rest_wait() {
+    let now = utc("2027-02-01T10:00:00Z");
+    let deadline = utc("2027-03-01T20:59:59Z");
+    let steps = plans()
+        .schedule(
+            IntentKind::PlannedOutage,
+            CustomerType::Individual,
+            &[Channel::Sms, Channel::Email, Channel::Mail],
+            Some(deadline),
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        steps[0],
+        Step {
+            channel: Channel::Sms,
+            legal_step: None,
+            confirm_within: Duration::from_secs(7200),
+            start: Start::Now
+        }
+    );
+    assert_eq!(steps[1].start, Start::Now);
+    assert_eq!(steps[1].legal_step, Some(0));
+    // The letter waits for escalation, but leaves no later than deadline - 7 d - 12 h.
+    assert_eq!(
+        steps[2].start,
+        Start::Held {
+            latest: utc("2027-02-22T08:59:59Z")
+        }
+    );
+}
+
+#[test]
+fn a_letter_close_to_its_deadline_is_due_at_once() {
+    let now = utc("2027-02-25T10:00:00Z");
+    let deadline = utc("2027-03-05T20:59:59Z");
+    let steps = plans()
+        .schedule(
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            &[Channel::Sms, Channel::Mail],
+            Some(deadline),
+            now,
+        )
+        .unwrap();
+    // Latest start (26 Feb 08:59) is tomorrow: held, but only until then.
+    assert_eq!(
+        steps[1].start,
+        Start::Held {
+            latest: utc("2027-02-26T08:59:59Z")
+        }
+    );
+    let later = utc("2027-02-27T10:00:00Z");
+    let steps = plans()
+        .schedule(
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            &[Channel::Sms, Channel::Mail],
+            Some(deadline),
+            later,
+        )
+        .unwrap();
+    assert_eq!(
+        steps[1].start,
+        Start::Held { latest: later },
+        "past its latest start: due now"
+    );
+}
+
+#[test]
+fn no_legal_channel_or_no_time_is_refused() {
+    let now = utc("2027-02-01T10:00:00Z");
+    let err = plans()
+        .schedule(
+            IntentKind::PlannedOutage,
+            CustomerType::Individual,
+            &[Channel::Sms],
+            None,
+            now,
+        )
+        .unwrap_err();
+    assert!(matches!(err, ScheduleError::NoLegalChannel { .. }));
+    let err = plans()
+        .schedule(
+            IntentKind::DebtWarning,
+            CustomerType::LegalEntity,
+            &[Channel::Mail],
+            Some(utc("2027-02-03T00:00:00Z")),
+            now,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ScheduleError::Unreachable {
+            fastest: Channel::Mail,
+            arrives: utc("2027-02-08T10:00:00Z")
+        }
+    );
+}
+
+#[test]
+fn sms_waits_for_morning_in_the_recipients_zone() {
+    let (p, cal) = (plans(), calendar());
+    // 03:00 UTC is 06:00 in Moscow but 15:00 in Kamchatka.
+    let now = utc("2027-02-10T03:00:00Z");
+    let wait = p
+        .window_wait(
+            &cal,
+            IntentKind::MeterVisit,
+            CustomerType::Individual,
+            Channel::Sms,
+            chrono_tz::Europe::Moscow,
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        wait.map(|w| w.0),
+        Some(utc("2027-02-10T06:00:00Z")),
+        "09:00 Moscow"
+    );
+    let open = p
+        .window_wait(
+            &cal,
+            IntentKind::MeterVisit,
+            CustomerType::Individual,
+            Channel::Sms,
+            chrono_tz::Asia::Kamchatka,
+            now,
+        )
+        .unwrap();
+    assert_eq!(open, None);
+    // Email has no quiet hours for a meter visit.
+    assert_eq!(
+        p.window_wait(
+            &cal,
+            IntentKind::MeterVisit,
+            CustomerType::Individual,
+            Channel::Email,
+            chrono_tz::Europe::Moscow,
+            now
+        )
+        .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_fourth_debt_message_in_a_week_waits_for_monday() {
+    let p = plans();
+    let limit = p
+        .frequency_limit(
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            Channel::Sms,
+        )
+        .unwrap();
+    assert!(
+        p.frequency_limit(
+            IntentKind::DebtWarning,
+            CustomerType::LegalEntity,
+            Channel::Sms
+        )
+        .is_none()
+    );
+    assert!(
+        p.frequency_limit(
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            Channel::Mail
+        )
+        .is_none()
+    );
+    // Thursday 11 Feb 2027, 14:00 in Yekaterinburg (UTC+5).
+    let now = utc("2027-02-11T09:00:00Z");
+    let periods = Periods::around(now, chrono_tz::Asia::Yekaterinburg).unwrap();
+    assert_eq!(
+        periods.week,
+        utc("2027-02-07T19:00:00Z"),
+        "Monday 8 Feb, local midnight"
+    );
+    assert_eq!(
+        limit.wait(
+            SentCounts {
+                day: 1,
+                week: 3,
+                month: 3
+            },
+            &periods
+        ),
+        None
+    );
+    assert_eq!(
+        limit.wait(
+            SentCounts {
+                day: 2,
+                week: 3,
+                month: 3
+            },
+            &periods
+        ),
+        Some(utc("2027-02-11T19:00:00Z"))
+    );
+    assert_eq!(
+        limit.wait(
+            SentCounts {
+                day: 0,
+                week: 4,
+                month: 4
+            },
+            &periods
+        ),
+        Some(utc("2027-02-14T19:00:00Z"))
+    );
+    assert_eq!(
+        limit.wait(
+            SentCounts {
+                day: 0,
+                week: 0,
+                month: 16
+            },
+            &periods
+        ),
+        Some(utc("2027-02-28T19:00:00Z"))
+    );
+}
+
+#[test]
+fn debt_notices_wait_for_the_first_working_day_after_the_new_year_holidays() {
+    let (p, cal) = (plans(), calendar());
+    // Saturday 2 Jan 2027, noon in Samara: days off run to 10 Jan; 11 Jan is a working day.
+    let now = utc("2027-01-02T08:00:00Z");
+    let wait = p
+        .window_wait(
+            &cal,
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            Channel::Email,
+            chrono_tz::Europe::Samara,
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        wait.map(|w| w.0),
+        Some(utc("2027-01-11T04:00:00Z")),
+        "08:00 Samara on 11 Jan (230-FZ)"
+    );
+    let sms = p
+        .window_wait(
+            &cal,
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            Channel::Sms,
+            chrono_tz::Europe::Samara,
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        sms.map(|w| w.0),
+        Some(utc("2027-01-11T05:00:00Z")),
+        "09:00 Samara: SMS quiet hours too"
+    );
+}
