@@ -68,13 +68,23 @@ pub fn digest(secret: &str) -> String {
 
 /// Creates a token and returns its secret — the only time the secret exists in clear.
 pub async fn create_token(db: &Db, name: &str, role: Role) -> anyhow::Result<String> {
+    let secret = new_secret();
+    store_token(db, name, role, &secret).await?;
+    Ok(secret)
+}
+
+/// A fresh secret: `vst_` + 32 random bytes in hex.
+pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("vst_{}", hex::encode(bytes));
+    format!("vst_{}", hex::encode(bytes))
+}
+
+/// Stores a token for `secret` (its digest only).
+pub async fn store_token(db: &Db, name: &str, role: Role, secret: &str) -> anyhow::Result<()> {
     let id = uuid::Uuid::now_v7().to_string();
-    db.insert_token(&id, name, role.as_str(), &digest(&secret))
-        .await?;
-    Ok(secret)
+    db.insert_token(&id, name, role.as_str(), &digest(secret))
+        .await
 }
 
 /// The principal for a presented secret, if the token exists and is live.

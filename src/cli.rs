@@ -173,7 +173,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let db = Db::connect(&settings.database.url, 2).await?;
             db.migrate().await?;
-            let name = name.unwrap_or_else(|| role.as_str().to_owned());
+            // Tokens without a name must not share a client (and so idempotency keys and
+            // visibility of intents): each gets one of its own.
+            let name = name.unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    role.as_str(),
+                    &uuid::Uuid::now_v7().simple().to_string()[20..]
+                )
+            });
             let secret = auth::create_token(&db, &name, role).await?;
             println!("{secret}");
             Ok(())
@@ -187,11 +195,14 @@ async fn ensure_admin_token(db: &Db, file: &std::path::Path) -> anyhow::Result<(
     if db.token_count().await? > 0 {
         return Ok(());
     }
-    let secret = auth::create_token(db, "admin", Role::Admin).await?;
+    // The file first: a token stored but never written down would lock the operator out
+    // (later starts see a token and make no other).
+    let secret = auth::new_secret();
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
     write_private(file, &secret).with_context(|| format!("cannot write {}", file.display()))?;
+    auth::store_token(db, "admin", Role::Admin, &secret).await?;
     println!(
         "Created the first admin token (also saved to {}):\n{secret}",
         file.display()
@@ -208,5 +219,11 @@ fn write_private(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     options.mode(0o600);
     let mut f = options.open(path)?;
+    // An existing file keeps its mode on open: make it private either way.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     writeln!(f, "{secret}")
 }

@@ -84,7 +84,7 @@ impl Dispatcher {
     #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
-        let mut claimed = self
+        let (mut claim_id, mut claimed) = self
             .db
             .claim(
                 &job.intent_id,
@@ -105,7 +105,7 @@ impl Dispatcher {
                 return self.db.push_job(job, wait).await;
             }
             tokio::time::sleep(wait).await;
-            claimed = self
+            (claim_id, claimed) = self
                 .db
                 .claim(
                     &job.intent_id,
@@ -115,7 +115,12 @@ impl Dispatcher {
                     self.clock.now_ms(),
                 )
                 .await?;
+            if claimed.is_empty() {
+                return Ok(());
+            }
         }
+        let _renewal =
+            LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
         let intent = self.intent(&job.intent_id).await?;
         let recipients: HashMap<i64, RecipientRow> = self
             .db
@@ -128,8 +133,6 @@ impl Dispatcher {
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
         let now = self.clock.now();
-        // Sends this job is about to make, per account: contact limits count them too.
-        let mut sending_to: HashMap<String, u32> = HashMap::new();
         for message in &claimed {
             let recipient = recipients.get(&message.recipient_idx);
             if let Some(deferred) = self.outside_window(&intent, message, recipient, now) {
@@ -138,7 +141,7 @@ impl Dispatcher {
             }
             if let Some(recipient) = recipient
                 && let Some(deferred) = self
-                    .over_contact_limit(&intent, message, recipient, now, &mut sending_to)
+                    .over_contact_limit(&intent, message, recipient, now)
                     .await?
             {
                 outcomes.push(deferred);
@@ -162,7 +165,7 @@ impl Dispatcher {
             }
         }
         self.db
-            .record_outcomes(job, &outcomes, self.clock.now_ms())
+            .record_outcomes(job, &claim_id, &outcomes, self.clock.now_ms())
             .await?;
         let sent = outcomes
             .iter()
@@ -180,7 +183,6 @@ impl Dispatcher {
         message: &Claimed,
         recipient: &RecipientRow,
         now: DateTime<Utc>,
-        sending_to: &mut HashMap<String, u32>,
     ) -> anyhow::Result<Option<Outcome>> {
         let (Some(channel), Some(customer_type), Ok(tz)) = (
             Channel::parse(&message.channel),
@@ -208,26 +210,19 @@ impl Dispatcher {
                 intent.kind.as_str(),
                 &channels,
                 since,
+                &message.id,
             )
             .await?;
-        let in_flight = sending_to
-            .entry(recipient.account_number.clone())
-            .or_default();
-        let n = |sent: i64| {
-            u32::try_from(sent)
-                .unwrap_or(u32::MAX)
-                .saturating_add(*in_flight)
-        };
+        // Messages claimed alongside this one count as being sent: conservative, since
+        // some of them may yet wait for a window, but never over the limit.
+        let n = |sent: i64| u32::try_from(sent).unwrap_or(u32::MAX);
         let counts = SentCounts {
             day: n(day),
             week: n(week),
             month: n(month),
         };
         match limit.wait(counts, &periods) {
-            None => {
-                *in_flight += 1;
-                Ok(None)
-            }
+            None => Ok(None),
             Some(at) => Ok(Some(Outcome {
                 message_id: message.id.clone(),
                 status: OutcomeStatus::Deferred {
@@ -441,6 +436,30 @@ impl Dispatcher {
         }
         cache.insert(id.to_owned(), cached.clone());
         Ok(cached)
+    }
+}
+
+/// Keeps a claim's lease fresh while its job works (a slow gateway can take longer than
+/// one lease); stops when dropped.
+struct LeaseRenewal(tokio::task::JoinHandle<()>);
+
+impl LeaseRenewal {
+    fn start(db: Db, clock: Clock, claim_id: String, lease: Duration) -> Self {
+        Self(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let until = clock.now_ms() + lease.as_millis() as i64;
+                if let Err(e) = db.renew_lease(&claim_id, until).await {
+                    warn!(error = format!("{e:#}"), "lease renewal failed");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for LeaseRenewal {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -37,6 +37,32 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Every run of 7 or more digits (a phone number, bare or in E.164) masked to its last four:
+/// for free text from outside, such as a gateway's error answer.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 7 {
+            out.push_str(&"*".repeat(run.len() - 4));
+            out.push_str(&run[run.len() - 4..]);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +73,9 @@ mod tests {
         assert_eq!(mask_email("ivan@mail.ru"), "i***@m***.ru");
         assert_eq!(mask_name("Иванов Иван Иванович"), "И*** И.");
         assert_eq!(mask_name(""), "***");
+        assert_eq!(
+            mask_digit_runs(r#"{"sms":{"79161234567":{"status_code":207}}}"#),
+            r#"{"sms":{"*******4567":{"status_code":207}}}"#
+        );
     }
 }

@@ -254,3 +254,100 @@ async fn a_third_debt_sms_in_one_day_waits_for_the_next_day(backend: Backend) {
     }
     app.stop().await;
 }
+
+mod claims {
+    //! Leases and claims at the storage level, where two workers can be made to race.
+
+    use std::time::Duration;
+
+    use super::*;
+    use vestnik::queue::DeliveryJob;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+    use vestnik::storage::{Outcome, OutcomeStatus};
+
+    both_backends! {
+        a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_attempt;
+    }
+
+    fn sent(id: &str) -> Outcome {
+        Outcome {
+            message_id: id.to_owned(),
+            status: OutcomeStatus::Sent,
+            error: None,
+            gateway: Some("outbox".into()),
+            gateway_message_id: Some("late".into()),
+            content_sha256: None,
+            template: None,
+        }
+    }
+
+    async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_attempt(
+        backend: Backend,
+    ) {
+        // 03:00 in Moscow: the app's own worker defers the SMS to 09:00 and leaves it be;
+        // the test then plays two workers claiming it at 09:00.
+        let clock = vestnik::clock::Clock::fake(at("2027-03-01T00:00:00Z"));
+        let app = common::spawn_app_clocked(backend, clock, |s| {
+            s.deadlines.plans_file = common::repo_path("config/channel_plans.toml");
+        })
+        .await;
+        let mut body = example("meter_visit");
+        let mut recipient = body["recipients"][0].clone();
+        recipient["time_zone"] = json!("Europe/Moscow");
+        body["recipients"] = json!([recipient]);
+        let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap().to_owned();
+        app.wait_for(&id, "deferred the SMS", |i| {
+            common::messages(i).iter().any(|c| {
+                c["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("quiet hours"))
+            })
+        })
+        .await;
+        let now = at("2027-03-01T06:00:00Z").timestamp_millis();
+        let lease = Duration::from_secs(60);
+        let (first_claim, taken) = app.db.claim(&id, 0, 1, lease, now).await.unwrap();
+        assert!(!taken.is_empty());
+        // The first worker stalls past its lease; a second claims the same messages.
+        let (second_claim, retaken) = app.db.claim(&id, 0, 1, lease, now + 61_000).await.unwrap();
+        assert_eq!(retaken.len(), taken.len());
+        let job = DeliveryJob {
+            intent_id: id.clone(),
+            first: 0,
+            end: 1,
+        };
+        let outcomes: Vec<Outcome> = taken.iter().map(|m| sent(&m.id)).collect();
+        app.db
+            .record_outcomes(&job, &first_claim, &outcomes, now + 62_000)
+            .await
+            .unwrap();
+        let claimed_status = |intent: &Value| -> Vec<String> {
+            common::messages(intent)
+                .into_iter()
+                .filter(|c| {
+                    taken
+                        .iter()
+                        .any(|m| m.id == c["message_id"].as_str().unwrap())
+                })
+                .map(|c| c["status"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+        assert_eq!(
+            claimed_status(&intent),
+            vec!["sending"],
+            "the stale claim wrote nothing: {intent}"
+        );
+        app.db
+            .record_outcomes(&job, &second_claim, &outcomes, now + 63_000)
+            .await
+            .unwrap();
+        let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+        assert_eq!(claimed_status(&intent), vec!["sent"], "{intent}");
+        app.stop().await;
+    }
+}

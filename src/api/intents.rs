@@ -70,20 +70,31 @@ pub async fn create(
     };
 
     // Parsing 100,000 recipients is CPU work: keep it off the async threads.
-    let rulebook = state.rulebook.clone();
-    let now = state.clock.now();
     let (digest, intent) = tokio::task::spawn_blocking(move || {
         let digest = hex::encode(Sha256::digest(&body));
-        let mut intent = parse_body(&body)?;
-        intent
-            .plan(&rulebook, now)
-            .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
-        Ok::<_, ApiError>((digest, intent))
+        parse_body(&body).map(|intent| (digest, intent))
     })
     .await
     .map_err(|e| anyhow::anyhow!("parser crashed: {e}"))??;
-
     let key = idempotency_key.unwrap_or_else(|| format!("external_id:{}", intent.external_id));
+
+    // A retry is answered as the original was, before planning: its deadline may have
+    // passed since, and the original was accepted all the same.
+    if let Some(row) = state.db.intent_by_key(&principal.client, &key).await? {
+        return replay_or_conflict(row, &digest);
+    }
+    let rulebook = state.rulebook.clone();
+    let now = state.clock.now();
+    let intent = tokio::task::spawn_blocking(move || {
+        let mut intent = intent;
+        intent
+            .plan(&rulebook, now)
+            .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
+        Ok::<_, ApiError>(intent)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("planner crashed: {e}"))??;
+
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     let submission = Submission {
         client: &principal.client,
@@ -101,11 +112,20 @@ pub async fn create(
             info!(intent_id = %row.id, kind = %row.kind, recipients = row.recipient_count, "intent accepted");
             Ok(accepted(&row, false))
         }
-        InsertOutcome::Replayed(row) => Ok(accepted(&row, true)),
-        InsertOutcome::KeyConflict(row) => Err(ApiError::Conflict(format!(
+        // A concurrent request with the same key won the race.
+        InsertOutcome::Existing(row) => replay_or_conflict(row, &digest),
+    }
+}
+
+/// The original `202` for the same body, `409` for a different one under the same key.
+fn replay_or_conflict(row: IntentRow, digest: &str) -> Result<Response, ApiError> {
+    if row.request_sha256 == digest {
+        Ok(accepted(&row, true))
+    } else {
+        Err(ApiError::Conflict(format!(
             "idempotency key already used for intent {} with a different request body",
             row.id
-        ))),
+        )))
     }
 }
 

@@ -38,7 +38,8 @@ pub async fn receive(
     let receipts = profile
         .parse_webhook(&body)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let wait = Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
+    // One wait for the whole report: N early receipts must not take N times as long.
+    let give_up = Instant::now() + Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
     let mut unknown = 0;
     for receipt in &receipts {
         let record = NewReceipt {
@@ -49,11 +50,10 @@ pub async fn receive(
             provider_time: receipt.provider_time.map(|t| t.timestamp_millis()),
             raw: &receipt.raw,
         };
-        let started = Instant::now();
         let outcome = loop {
             match state.db.record_receipt(&record).await? {
                 // The provider may report before our record of its answer commits.
-                ReceiptOutcome::UnknownMessage if started.elapsed() < wait => {
+                ReceiptOutcome::UnknownMessage if Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
                 outcome => break outcome,
@@ -72,7 +72,9 @@ pub async fn receive(
             ReceiptOutcome::Duplicate => {}
         }
     }
-    if !receipts.is_empty() && unknown == receipts.len() {
+    // Any unknown id: not OK, so the provider posts the report again (the known ones are
+    // recorded already and idempotent); a 200 would lose the unknown ones for good.
+    if unknown > 0 {
         return Err(ApiError::NotFound("message for this report"));
     }
     let reply = profile.webhook_reply();

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::pii;
 
-/// A phone or fax number in E.164 (`+79161234567`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A phone or fax number in E.164 (`+79161234567`). `Debug` and `Display` mask it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
@@ -52,6 +52,12 @@ impl From<PhoneNumber> for String {
     }
 }
 
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", pii::mask_phone(&self.0))
+    }
+}
+
 impl fmt::Display for PhoneNumber {
     /// Masked: a phone number is personal data and must not reach logs by accident.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,8 +65,9 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
-/// An email address as RFC 5321 accepts it (parsed by lettre, which sends it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An email address as RFC 5321 accepts it (parsed by lettre, which sends it). `Debug` and
+/// `Display` mask it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
@@ -91,6 +98,12 @@ impl TryFrom<String> for EmailAddress {
 impl From<EmailAddress> for String {
     fn from(e: EmailAddress) -> String {
         e.0
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress({})", pii::mask_email(&self.0))
     }
 }
 
@@ -167,6 +180,9 @@ mod tests {
     fn contact_points_display_masked() {
         let p = PhoneNumber::parse("+79161234567").unwrap();
         assert_eq!(p.to_string(), "+7******4567");
+        assert_eq!(format!("{p:?}"), "PhoneNumber(+7******4567)");
+        let e = EmailAddress::parse("ivan@mail.ru").unwrap();
+        assert_eq!(format!("{e:?}"), "EmailAddress(i***@m***.ru)");
     }
 
     #[test]

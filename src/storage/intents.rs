@@ -58,10 +58,8 @@ pub struct MessageRow {
 #[derive(Debug)]
 pub enum InsertOutcome {
     Created(IntentRow),
-    /// The same client sent the same key with the same body before: nothing new stored.
-    Replayed(IntentRow),
-    /// The same key came with a different body.
-    KeyConflict(IntentRow),
+    /// The client used this idempotency key before (the caller compares the bodies).
+    Existing(IntentRow),
 }
 
 const INTENT_COLUMNS: &str = "id, client, idempotency_key, request_sha256, external_id, kind, event, \
@@ -136,14 +134,17 @@ impl Db {
             .ok_or_else(|| anyhow::anyhow!("intent vanished right after intake"))?;
         Ok(if inserted {
             InsertOutcome::Created(row)
-        } else if row.request_sha256 == submission.request_sha256 {
-            InsertOutcome::Replayed(row)
         } else {
-            InsertOutcome::KeyConflict(row)
+            InsertOutcome::Existing(row)
         })
     }
 
-    async fn intent_by_key(&self, client: &str, key: &str) -> anyhow::Result<Option<IntentRow>> {
+    /// The intent a client submitted under an idempotency key.
+    pub async fn intent_by_key(
+        &self,
+        client: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<IntentRow>> {
         let sql = format!(
             "SELECT {INTENT_COLUMNS} FROM intents WHERE client = $1 AND idempotency_key = $2"
         );

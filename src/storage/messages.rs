@@ -78,10 +78,12 @@ impl Db {
         end: i64,
         lease: Duration,
         now: i64,
-    ) -> anyhow::Result<Vec<Claimed>> {
+    ) -> anyhow::Result<(String, Vec<Claimed>)> {
         let lease_until = now + lease.as_millis() as i64;
+        let claim_id = uuid::Uuid::now_v7().to_string();
         let rows = with_pool!(self, pool => sqlx::query_as::<_, Claimed>(
-            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $4, updated_at = $5 \
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $4, updated_at = $5, \
+             claim_id = $6 \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
              AND ((status = 'queued' AND next_attempt_at <= $5) OR (status = 'sending' AND lease_until < $5)) \
              RETURNING id, recipient_idx, channel, attempts",
@@ -91,9 +93,24 @@ impl Db {
         .bind(end)
         .bind(lease_until)
         .bind(now)
+        .bind(&claim_id)
         .fetch_all(pool)
         .await)?;
-        Ok(rows)
+        Ok((claim_id, rows))
+    }
+
+    /// Extends the lease of a claim still at work (a slow gateway must not let another
+    /// worker take its messages and send them a second time).
+    pub async fn renew_lease(&self, claim_id: &str, until: i64) -> anyhow::Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE messages SET lease_until = $2 WHERE claim_id = $1 AND status = 'sending'",
+        )
+        .bind(claim_id)
+        .bind(until)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// When the earliest queued-but-not-yet-due message of recipients `first..end` is due.
@@ -125,21 +142,16 @@ impl Db {
         })
     }
 
-    /// Records the outcomes of one job's sends; retries get a follow-up job in the same
-    /// transaction, so a retry can never be forgotten.
+    /// Records the outcomes of one claim's sends — only for messages that claim still holds
+    /// — and, in the same transaction, queues a job for the earliest message of the range
+    /// still waiting (a retry, a closed window), so no waiting message is left without one.
     pub async fn record_outcomes(
         &self,
         job: &DeliveryJob,
+        claim_id: &str,
         outcomes: &[Outcome],
         now: i64,
     ) -> anyhow::Result<()> {
-        let next_retry = outcomes
-            .iter()
-            .filter_map(|o| match o.status {
-                OutcomeStatus::Retry { at } | OutcomeStatus::Deferred { at } => Some(at),
-                _ => None,
-            })
-            .min();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in outcomes.chunks(OUTCOME_CHUNK) {
@@ -165,9 +177,18 @@ impl Db {
                         .bind(now)
                         .bind(refund);
                 }
-                query.execute(&mut *tx).await?;
+                query.bind(claim_id).execute(&mut *tx).await?;
             }
-            if let Some(at) = next_retry {
+            let (next,) = sqlx::query_as::<_, (Option<i64>,)>(
+                "SELECT MIN(next_attempt_at) FROM messages \
+                 WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 AND status = 'queued'",
+            )
+            .bind(&job.intent_id)
+            .bind(job.first)
+            .bind(job.end)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(at) = next {
                 let delay = Duration::from_millis((at - now).max(0) as u64);
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, vec![job.to_task(Some(delay))]).await?;
             }
@@ -178,14 +199,16 @@ impl Db {
 
     /// Moves the legal-notice chain along: a held message starts when its latest start
     /// has come, or when the step before it failed or went unconfirmed for its
-    /// `confirm_within`; it is cancelled once an earlier legal step was delivered.
+    /// `confirm_within`. Once any legal step is delivered, the legal steps not yet sent
+    /// (held, or queued behind a window or a retry) are cancelled.
     /// Returns how many messages were released to the queue.
     pub async fn escalate(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE messages SET status = 'cancelled', last_error = 'not needed: the legal notice was delivered', \
-                 updated_at = $1 WHERE status = 'held' AND EXISTS (SELECT 1 FROM messages p \
+                 updated_at = $1 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM messages p \
                  WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
                  AND p.legal_step IS NOT NULL AND p.status = 'delivered')",
             )

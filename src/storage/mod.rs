@@ -143,7 +143,8 @@ pub trait Dialect: sqlx::Database {
         messages: &bulk::MessageColumns,
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
 
-    /// `UPDATE messages … FROM (VALUES …)` for `rows` rows of [`messages::OUTCOME_COLUMNS`].
+    /// `UPDATE messages … FROM (VALUES …)` for `rows` rows of [`messages::OUTCOME_COLUMNS`],
+    /// then the claim id as the last parameter.
     fn update_outcomes_sql(rows: usize) -> String;
 }
 
@@ -174,8 +175,10 @@ impl Dialect for sqlx::Sqlite {
              gateway_message_id = v.column5, content_sha256 = v.column6, template = v.column7, \
              sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10, \
              attempts = messages.attempts - v.column11 \
-             FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending'",
-            messages::values_placeholders(rows)
+             FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' \
+             AND messages.claim_id = ${}",
+            messages::values_placeholders(rows),
+            rows * messages::OUTCOME_COLUMNS + 1
         )
     }
 }
@@ -208,8 +211,9 @@ impl Dialect for sqlx::Postgres {
              lease_until = NULL, updated_at = v.updated_at::bigint, attempts = m.attempts - v.refund::bigint \
              FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
              template, sent_at, next_attempt_at, updated_at, refund) \
-             WHERE m.id = v.id AND m.status = 'sending'",
-            messages::values_placeholders(rows)
+             WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${}",
+            messages::values_placeholders(rows),
+            rows * messages::OUTCOME_COLUMNS + 1
         )
     }
 }

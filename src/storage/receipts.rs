@@ -34,17 +34,19 @@ impl Db {
         let raw_sha256 = hex::encode(Sha256::digest(receipt.raw.as_bytes()));
         let id = uuid::Uuid::now_v7().to_string();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            // Looked up before the transaction: on SQLite a transaction that reads first
+            // cannot upgrade to a write once another connection has committed meanwhile.
             let message: Option<(String,)> = sqlx::query_as(
                 "SELECT id FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
             )
             .bind(receipt.gateway)
             .bind(receipt.provider_message_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(pool)
             .await?;
             let Some((message_id,)) = message else {
                 return Ok(ReceiptOutcome::UnknownMessage);
             };
+            let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
                  provider_time, received_at, raw, raw_sha256, created_at) \

@@ -94,7 +94,10 @@ impl SmsGateway {
                 let status = response.status().as_u16();
                 match response.bytes().await {
                     Ok(body) => self.profile.classify_send(&sms, status, &body),
-                    Err(e) => SendOutcome::Transient(format!("reading the answer failed: {e}")),
+                    Err(e) => SendOutcome::Transient(format!(
+                        "reading the answer failed: {}",
+                        without_url(e)
+                    )),
                 }
             }
             // Connection refused, timeout: the provider may or may not have the message;
@@ -102,6 +105,19 @@ impl SmsGateway {
             Err(e) => SendOutcome::Transient(format!("request failed: {}", without_url(e))),
         };
         match outcome {
+            SendOutcome::Accepted {
+                provider_message_id,
+            } if provider_message_id.is_empty() => {
+                tracing::warn!(
+                    message_id = %message.message_id,
+                    gateway = %self.name,
+                    "accepted without a provider id: its delivery report cannot be matched"
+                );
+                SendResult::Accepted {
+                    gateway_message_id: String::new(),
+                    content_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                }
+            }
             SendOutcome::Accepted {
                 provider_message_id,
             } => SendResult::Accepted {

@@ -223,11 +223,11 @@ impl Compiled {
                         provider_message_id: scalar_text(&id).unwrap_or_default(),
                     }
                 }
-                Ok(_) => SendOutcome::Transient(format!(
-                    "accepted without a message id at {}: {}",
-                    self.spec.message_id.as_deref().unwrap_or_default(),
-                    snippet(body, 200)
-                )),
+                // Accepted is accepted: a retry would send the customer a second copy.
+                // Without the provider's id no report can be matched; that is the cost.
+                Ok(_) => SendOutcome::Accepted {
+                    provider_message_id: String::new(),
+                },
                 Err(e) => SendOutcome::Permanent(e.to_string()),
             },
             Err((Retry::Transient, why)) => SendOutcome::Transient(why),
