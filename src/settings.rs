@@ -24,6 +24,7 @@ pub struct Settings {
     pub deadlines: Deadlines,
     pub organization: Organization,
     pub channels: ChannelGateways,
+    pub smtp: Smtp,
     pub sms: Sms,
     pub auth: Auth,
 }
@@ -104,6 +105,30 @@ pub enum GatewayName {
     Outbox,
     /// An HTTP provider described by a profile (SMS: `[sms]`).
     Profile,
+    /// An SMTP relay (email: `[smtp]`).
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Implicit,
+}
+
+/// The SMTP relay, when `channels.email = "smtp"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: secrecy::SecretString,
+    pub pool_size: u32,
+    pub timeout_secs: u64,
+    pub hello_name: String,
 }
 
 /// The SMS provider, when `channels.sms = "profile"`.

@@ -4,8 +4,10 @@
 //! Today the only gateway is the [`outbox`]: files on disk, so a fresh machine dispatches
 //! with nothing else running. Real gateways plug in as further [`Gateway`] variants.
 
+pub mod email;
 pub mod outbox;
 pub mod sms;
+pub mod smtp;
 
 use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{GatewayName, Settings};
@@ -61,6 +63,7 @@ pub enum SendResult {
 pub enum Gateway {
     Outbox(outbox::Outbox),
     Sms(sms::SmsGateway),
+    Smtp(smtp::SmtpGateway),
 }
 
 impl Gateway {
@@ -68,6 +71,7 @@ impl Gateway {
         match self {
             Gateway::Outbox(_) => "outbox",
             Gateway::Sms(sms) => sms.name(),
+            Gateway::Smtp(_) => "smtp",
         }
     }
 
@@ -80,6 +84,7 @@ impl Gateway {
         match self {
             Gateway::Outbox(outbox) => outbox.send(batch, sender).await,
             Gateway::Sms(sms) => sms.send(batch).await,
+            Gateway::Smtp(smtp) => smtp.send(batch, sender).await,
         }
     }
 }
@@ -96,18 +101,27 @@ pub struct Gateways {
 impl Gateways {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let outbox = outbox::Outbox::new(settings.outbox.dir.clone(), settings.outbox.fsync)?;
+        let unavailable = |channel: &str, name: GatewayName| {
+            anyhow::anyhow!(
+                "channels.{channel} = {name:?} is not available for that channel; use \"outbox\""
+            )
+        };
         let only_outbox = |channel: &str, name: GatewayName| match name {
             GatewayName::Outbox => Ok(Gateway::Outbox(outbox.clone())),
-            GatewayName::Profile => anyhow::bail!(
-                "channels.{channel} = \"profile\" is not available yet; use \"outbox\""
-            ),
+            other => Err(unavailable(channel, other)),
+        };
+        let email = match settings.channels.email {
+            GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
+            GatewayName::Smtp => Gateway::Smtp(smtp::SmtpGateway::from_settings(&settings.smtp)?),
+            other => return Err(unavailable("email", other)),
         };
         let sms = match settings.channels.sms {
             GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
             GatewayName::Profile => Gateway::Sms(sms::SmsGateway::from_settings(&settings.sms)?),
+            other => return Err(unavailable("sms", other)),
         };
         Ok(Self {
-            email: only_outbox("email", settings.channels.email)?,
+            email,
             sms,
             mail: only_outbox("mail", settings.channels.mail)?,
             fax: only_outbox("fax", settings.channels.fax)?,
@@ -118,7 +132,7 @@ impl Gateways {
     pub fn sms_provider(&self) -> Option<&sms::SmsGateway> {
         match &self.sms {
             Gateway::Sms(sms) => Some(sms),
-            Gateway::Outbox(_) => None,
+            _ => None,
         }
     }
 

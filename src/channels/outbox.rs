@@ -12,8 +12,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -103,7 +101,7 @@ fn file_content(
             },
             Destination::Email { address, name },
         ) => Ok((
-            email_bytes(
+            super::email::build(
                 &message.message_id,
                 sender,
                 address,
@@ -111,7 +109,8 @@ fn file_content(
                 subject,
                 text,
                 html,
-            )?,
+            )?
+            .formatted(),
             "eml",
         )),
         (Rendered::Sms { text }, Destination::Phone(phone)) => {
@@ -140,51 +139,6 @@ fn pretty(value: &serde_json::Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values serialise");
     bytes.push(b'\n');
     bytes
-}
-
-/// A complete RFC 5322 message built by lettre: RFC 2047 encoded Cyrillic headers,
-/// `multipart/alternative` text + HTML, and our own Message-ID for support and audit.
-fn email_bytes(
-    message_id: &str,
-    sender: &Organization,
-    address: &str,
-    name: &str,
-    subject: &str,
-    text: &str,
-    html: &str,
-) -> Result<Vec<u8>, String> {
-    let from: Mailbox = format!("{} <{}>", sender.name, sender.email)
-        .parse()
-        .map_err(|e| format!("organization.email is not a mailbox: {e}"))?;
-    let to = Mailbox::new(
-        Some(name.to_owned()),
-        address.parse().map_err(|e| format!("bad address: {e}"))?,
-    );
-    let domain = sender
-        .email
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("vestnik.local");
-    let email = lettre::Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .message_id(Some(format!("<{message_id}@{domain}>")))
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text.to_owned()),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html.to_owned()),
-                ),
-        )
-        .map_err(|e| format!("cannot build email: {e}"))?;
-    Ok(email.formatted())
 }
 
 /// The id's last two hex digits: the random end of a UUIDv7, so files spread evenly.

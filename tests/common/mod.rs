@@ -6,6 +6,7 @@
 
 pub mod fake_sms;
 pub mod notices;
+pub mod smtp_sink;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

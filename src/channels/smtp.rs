@@ -1,0 +1,120 @@
+//! The email gateway: submission to an SMTP relay with lettre's pooled async transport.
+//!
+//! The relay's final reply to DATA (`250 2.0.0 Ok: queued as …`) is kept as the gateway's
+//! id for the message: it is what support quotes to the relay's operator. A 5xx is a
+//! permanent failure; a 4xx or a broken connection is retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::{Destination, Outgoing, SendResult, email};
+use crate::settings::{Organization, Smtp as SmtpSettings, SmtpTls};
+use crate::templates::Rendered;
+
+#[derive(Clone)]
+pub struct SmtpGateway {
+    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
+    pool_size: usize,
+}
+
+impl std::fmt::Debug for SmtpGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The transport holds the credentials.
+        f.debug_struct("SmtpGateway")
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpGateway {
+    pub fn from_settings(settings: &SmtpSettings) -> anyhow::Result<Self> {
+        super::install_crypto_provider();
+        let tls = || {
+            TlsParameters::new(settings.host.clone()).context("TLS parameters for the SMTP relay")
+        };
+        let tls = match settings.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Starttls => Tls::Required(tls()?),
+            SmtpTls::Implicit => Tls::Wrapper(tls()?),
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+                .port(settings.port)
+                .tls(tls)
+                .timeout(Some(Duration::from_secs(settings.timeout_secs)))
+                .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)));
+        if !settings.hello_name.is_empty() {
+            builder = builder.hello_name(ClientId::Domain(settings.hello_name.clone()));
+        }
+        if !settings.username.is_empty() {
+            builder = builder.credentials(Credentials::new(
+                settings.username.clone(),
+                settings.password.expose_secret().to_owned(),
+            ));
+        }
+        Ok(Self {
+            transport: Arc::new(builder.build()),
+            pool_size: settings.pool_size.max(1) as usize,
+        })
+    }
+
+    /// Sends a batch over the pool, as many at once as it has connections.
+    pub async fn send(&self, batch: Vec<Outgoing>, sender: &Organization) -> Vec<SendResult> {
+        futures::stream::iter(batch)
+            .map(|message| self.send_one(message, sender))
+            .buffered(self.pool_size)
+            .collect()
+            .await
+    }
+
+    async fn send_one(&self, message: Outgoing, sender: &Organization) -> SendResult {
+        let (
+            Destination::Email { address, name },
+            Rendered::Email {
+                subject,
+                text,
+                html,
+            },
+        ) = (&message.to, &message.content)
+        else {
+            return SendResult::Permanent("only email goes through SMTP".into());
+        };
+        let email = match email::build(
+            &message.message_id,
+            sender,
+            address,
+            name,
+            subject,
+            text,
+            html,
+        ) {
+            Ok(email) => email,
+            Err(why) => return SendResult::Permanent(why),
+        };
+        // The exact bytes handed over (lettre sends `formatted()`), for the proof.
+        let content_sha256 = hex::encode(Sha256::digest(email.formatted()));
+        match self.transport.send(email).await {
+            Ok(reply) => SendResult::Accepted {
+                gateway_message_id: format!(
+                    "{} {}",
+                    reply.code(),
+                    reply.message().collect::<Vec<_>>().join(" ")
+                ),
+                content_sha256,
+            },
+            // lettre's errors carry the relay's reply, not our message's addresses.
+            Err(e) if e.is_permanent() => SendResult::Permanent(format!("relay refused: {e}")),
+            Err(e) => SendResult::Transient(format!("relay: {e}")),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Email through a real SMTP conversation with a server on loopback: the bytes it receives,
+//! the relay's reply kept as the gateway id, 5xx failing at once, 4xx retried.
+
+mod common;
+
+use common::smtp_sink::SmtpSink;
+use common::{Backend, TestApp, example, spawn_app_with};
+use serde_json::{Value, json};
+use vestnik::intents::IntentKind;
+use vestnik::settings::GatewayName;
+
+both_backends! {
+    an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_mandatory_field;
+    a_refused_recipient_fails_at_once_and_a_deferral_is_retried;
+}
+
+async fn app_with(backend: Backend, sink: &SmtpSink) -> TestApp {
+    let port = sink.port;
+    spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.port = port;
+        s.smtp.pool_size = 2;
+    })
+    .await
+}
+
+fn email(intent: &Value, recipient: usize) -> Value {
+    intent["recipients"][recipient]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "email")
+        .unwrap()
+        .clone()
+}
+
+async fn an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_mandatory_field(
+    backend: Backend,
+) {
+    let sink = SmtpSink::start().await;
+    let app = app_with(backend, &sink).await;
+    let mut body = example("tariff_change");
+    body["recipients"] = json!([body["recipients"][0].clone()]); // email first: the legal notice
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent the email", |i| email(i, 0)["status"] == "sent")
+        .await;
+    let sent = email(&intent, 0);
+    assert_eq!(sent["gateway"], "smtp");
+    assert_eq!(
+        sent["gateway_message_id"],
+        "250 2.0.0 Ok: queued as SINK00001"
+    );
+
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    let raw = &received[0].data;
+    assert_eq!(
+        received[0].to,
+        vec![format!(
+            "<{}>",
+            body["recipients"][0]["contacts"]["email"].as_str().unwrap()
+        )]
+    );
+    let head = String::from_utf8_lossy(raw);
+    assert!(
+        head.contains("Subject: =?utf-8?"),
+        "RFC 2047 encoded subject:\n{head}"
+    );
+    assert!(head.contains("multipart/alternative"));
+    let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let message_id = sent["message_id"].as_str().unwrap();
+    assert!(
+        message.message_id().unwrap().starts_with(message_id),
+        "our Message-ID"
+    );
+    assert!(
+        message.subject().unwrap().contains("тариф"),
+        "{:?}",
+        message.subject()
+    );
+    assert_eq!(
+        message.to().unwrap().first().unwrap().name().unwrap(),
+        body["recipients"][0]["name"].as_str().unwrap()
+    );
+    let text = message.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(!message.body_html(0).unwrap().is_empty());
+    for needle in common::notices::mandatory_texts(
+        IntentKind::TariffChange,
+        &body["event"],
+        &body["recipients"][0],
+        "ООО «РУСЭНЕРГОСБЫТ»",
+    ) {
+        assert!(text.contains(&needle), "email lacks {needle:?}");
+    }
+    use sha2::Digest;
+    // SMTP framing ends the data with CRLF before the final dot; the message is the rest.
+    let message_bytes = raw.strip_suffix(b"\r\n").unwrap_or(raw);
+    assert_eq!(
+        sent["content_sha256"],
+        hex::encode(sha2::Sha256::digest(message_bytes)),
+        "the hash kept for the proof is of the exact bytes the relay received"
+    );
+    app.stop().await;
+}
+
+async fn a_refused_recipient_fails_at_once_and_a_deferral_is_retried(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = app_with(backend, &sink).await;
+    sink.reject_recipients_containing("nobody@");
+    let mut body = example("tariff_change");
+    let mut refused = body["recipients"][0].clone();
+    refused["contacts"]["email"] = json!("nobody@example.ru");
+    body["recipients"] = json!([refused]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "failed the email", |i| {
+            email(i, 0)["status"] == "failed"
+        })
+        .await;
+    let failed = email(&intent, 0);
+    assert_eq!(failed["attempts"], 1, "a 5xx is not retried");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("550"),
+        "{failed}"
+    );
+
+    sink.defer_next(2);
+    let mut body = example("tariff_change");
+    body["external_id"] = json!("tariff-deferred");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent after deferrals", |i| {
+            email(i, 0)["status"] == "sent"
+        })
+        .await;
+    assert_eq!(email(&intent, 0)["attempts"], 3, "two 451s, then accepted");
+    assert_eq!(sink.received().len(), 1);
+    app.stop().await;
+}
