@@ -13,6 +13,7 @@ both_backends! {
     intake_refuses_a_notice_already_late_unless_told_to_accept_it;
     intake_refuses_an_event_in_a_year_without_a_calendar;
     deadline_endpoint_explains_the_rule;
+    an_appeal_left_on_the_answering_machine_gets_its_own_term;
 }
 
 fn cli_deadline(args: &[&str]) -> Value {
@@ -240,4 +241,47 @@ fn a_regional_overlay_adds_the_republics_holidays_without_code() {
             .to_string()
             .contains("Republic Day")
     );
+}
+
+async fn an_appeal_left_on_the_answering_machine_gets_its_own_term(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("appeal_reply");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    let registered = "2027-01-18";
+    body["event"]["appeal_registered_at"] = json!(format!("{registered}T10:15:00+05:00"));
+    body["event"]["appeal_kind"] = json!("answering_machine_phone");
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let (_, intent) = app
+        .get_json(&format!("/v1/intents/{}", accepted["id"].as_str().unwrap()))
+        .await;
+    let tz = body["recipients"][0]["time_zone"].as_str().unwrap();
+    let expected = cli_deadline(&[
+        "--kind",
+        "appeal_reply",
+        "--customer-type",
+        "individual",
+        "--event",
+        registered,
+        "--tz",
+        tz,
+        "--appeal",
+        "answering_machine_phone",
+    ]);
+    let stamped =
+        chrono::DateTime::parse_from_rfc3339(intent["recipients"][0]["deadline"].as_str().unwrap())
+            .unwrap();
+    let computed =
+        chrono::DateTime::parse_from_rfc3339(expected["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!(stamped, computed, "5 working days, not 15 calendar days");
+
+    body["event"]["appeal_kind"] = json!("by pigeon");
+    body["external_id"] = json!("appeal-bad-kind");
+    let problem: Value = app.post_intent(&body).await.json().await.unwrap();
+    assert_eq!(
+        problem["errors"][0]["field"], "event.appeal_kind",
+        "{problem}"
+    );
+    app.stop().await;
 }

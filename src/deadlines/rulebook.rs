@@ -59,6 +59,7 @@ impl Rulebook {
         &self,
         kind: IntentKind,
         event: EventMoment,
+        appeal: AppealVariant,
         recipients: impl Iterator<Item = (CustomerType, &'a str, Tz)>,
     ) -> Vec<Result<Deadline, String>> {
         let mut shared: HashMap<(CustomerType, Tz), Result<Deadline, String>> = HashMap::new();
@@ -70,7 +71,7 @@ impl Rulebook {
                     account_number: Some(account),
                     event,
                     tz,
-                    appeal: AppealVariant::default(),
+                    appeal,
                 };
                 let key = RuleKey {
                     kind,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
 
 use super::{IntentKind, NewIntent};
-use crate::deadlines::{Rulebook, event_moment};
+use crate::deadlines::{AppealVariant, Rulebook, event_moment};
 use crate::plans::{ScheduleError, Start};
 use crate::validation::FieldErrors;
 
@@ -22,9 +22,16 @@ impl NewIntent {
         }
         let (field, moment) =
             event_moment(self.kind, &self.event).expect("a validated event has its deadline field");
+        // Only appeal replies say which term applies; every other kind has one rule.
+        let appeal = self
+            .event
+            .get("appeal_kind")
+            .and_then(|v| serde_json::from_value::<AppealVariant>(v.clone()).ok())
+            .unwrap_or_default();
         let deadlines = rulebook.deadlines(
             self.kind,
             moment,
+            appeal,
             self.recipients
                 .iter()
                 .map(|r| (r.customer_type, r.account_number.as_str(), r.time_zone)),

@@ -26,6 +26,8 @@ pub enum FieldType {
     TimeOfDay,
     Phone,
     Money,
+    /// One of a fixed set of words.
+    OneOf(&'static [&'static str]),
     /// A non-empty list of non-blank texts, each at most this many characters.
     TextList(usize),
     Object(&'static [Field]),
@@ -167,6 +169,18 @@ const APPEAL_REPLY: &[Field] = &[
         FieldType::Object(PERSON),
         "должностное лицо, подписавшее ответ",
     ),
+    // Which reply term applies (config/policies.toml): a written or email appeal (15 days),
+    // the same after an interim reply (15 more), or one left on the answering machine.
+    opt(
+        "appeal_kind",
+        FieldType::OneOf(&[
+            "written",
+            "written_extended",
+            "answering_machine_phone",
+            "answering_machine_address",
+        ]),
+        "вид обращения (срок ответа)",
+    ),
 ];
 
 /// The event fields of a kind.
@@ -261,6 +275,14 @@ fn validate_value(ty: FieldType, v: &Value, path: &str, errors: &mut FieldErrors
             PhoneNumber::parse(s).map(|p| Value::String(p.as_str().to_owned()))
         }
         FieldType::Money => Money::parse(v).map(|m| Value::String(m.to_string())),
+        FieldType::OneOf(words) => {
+            let s = as_str(errors)?;
+            if words.contains(&s) {
+                Ok(Value::String(s.to_owned()))
+            } else {
+                Err(format!("'{s}' is not one of: {}", words.join(", ")))
+            }
+        }
         FieldType::TextList(max) => {
             let Some(items) = v.as_array().filter(|items| !items.is_empty()) else {
                 errors.push(path, "must be a non-empty list of strings");

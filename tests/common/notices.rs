@@ -38,6 +38,7 @@ fn collect(fields: &[Field], value: &Value, out: &mut Vec<String>) {
         let v = &value[field.name];
         match field.ty {
             FieldType::Text(_) => out.push(v.as_str().unwrap().to_owned()),
+            FieldType::OneOf(_) => {}
             FieldType::TextList(_) => out.extend(
                 v.as_array()
                     .unwrap()
