@@ -54,6 +54,7 @@ pub struct Dispatch {
     pub backoff_max_secs: u64,
     pub poll_interval_ms: u64,
     pub heartbeat_secs: u64,
+    pub unconfirmed_after_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

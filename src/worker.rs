@@ -48,6 +48,7 @@ pub async fn run(
         dispatcher.clock().clone(),
         settings.batch_size.into(),
         settings.lease_secs,
+        Duration::from_secs(settings.unconfirmed_after_hours * 3600),
         sweeper_stopped,
     ));
     let name = worker_name();
@@ -100,13 +101,15 @@ pub async fn run(
     result.map_err(|e| anyhow::anyhow!("worker failed: {e}"))
 }
 
-/// Every quarter lease: re-queues messages whose worker died while sending them, and moves
-/// legal-notice chains along (see [`Db::escalate`]). Any number of workers may run it.
+/// Every quarter lease: re-queues messages whose worker died while sending them, marks
+/// reports overdue as `unconfirmed`, and moves legal-notice chains along (see
+/// [`Db::escalate`]). Any number of workers may run it.
 async fn sweep(
     db: Db,
     clock: Clock,
     batch: i64,
     lease_secs: u64,
+    unconfirmed_after: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let period = Duration::from_millis((lease_secs * 1000 / 4).max(500));
@@ -119,6 +122,16 @@ async fn sweep(
             Ok(0) => {}
             Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
             Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
+        }
+        let now = clock.now_ms();
+        // Only SMS providers report delivery today; other gateways' `sent` is final.
+        match db
+            .mark_unconfirmed("sms:", now - unconfirmed_after.as_millis() as i64, now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => info!(messages = n, "no delivery report in time: unconfirmed"),
+            Err(e) => error!(error = format!("{e:#}"), "unconfirmed sweep failed"),
         }
         match db.escalate(batch, clock.now_ms()).await {
             Ok(0) => {}

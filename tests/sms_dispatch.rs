@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::fake_sms::{FakeProvider, Fault, Provider, Report, Signing};
-use common::{Backend, TestApp, example, spawn_app_with};
+use common::{Backend, TestApp, example, spawn_app_clocked, spawn_app_with};
 use serde_json::{Value, json};
 use vestnik::settings::GatewayName;
 
@@ -14,6 +14,7 @@ both_backends! {
     an_sms_is_delivered_through_each_provider_and_its_report_recorded;
     forged_duplicate_early_and_unknown_reports_are_handled;
     provider_faults_are_retried_or_failed_and_escalate;
+    an_sms_without_a_report_for_72_hours_becomes_unconfirmed;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider, profile: &str) -> TestApp {
@@ -194,5 +195,61 @@ async fn provider_faults_are_retried_or_failed_and_escalate(backend: Backend) {
         1,
         "a permanent error is not retried"
     );
+    app.stop().await;
+}
+
+async fn an_sms_without_a_report_for_72_hours_becomes_unconfirmed(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    // Monday 1 March 2027, 12:00 in Novosibirsk: inside every window.
+    let clock = vestnik::clock::Clock::fake(
+        chrono::DateTime::parse_from_rfc3339("2027-03-01T05:00:00Z")
+            .unwrap()
+            .into(),
+    );
+    let (base_url, secrets) = (fake.base_url.clone(), fake.secrets());
+    let app = spawn_app_clocked(backend, clock.clone(), move |s| {
+        s.channels.sms = GatewayName::Profile;
+        s.sms.profile = "generic-json".into();
+        s.sms.profiles_dir = common::repo_path("channels");
+        s.sms.base_url = base_url;
+        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        s.dispatch.lease_secs = 2;
+    })
+    .await;
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let sent = app
+        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    let provider_id = sms(&sent)["gateway_message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    clock.set(clock.now() + chrono::Duration::hours(71));
+    tokio::time::sleep(Duration::from_millis(1200)).await; // two sweeps
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(
+        sms(&intent)["status"],
+        "sent",
+        "71 h: still waiting for the report"
+    );
+
+    clock.set(clock.now() + chrono::Duration::hours(2));
+    let intent = app
+        .wait_for(id, "unconfirmed", |i| sms(i)["status"] == "unconfirmed")
+        .await;
+    assert_eq!(
+        sms(&intent)["reason"],
+        "no delivery report from the gateway"
+    );
+    // A report that finally arrives still counts.
+    let url = format!("{}/v1/receipts/generic-json", app.base);
+    assert_eq!(
+        fake.report(&url, &provider_id, Report::Delivered).await,
+        200
+    );
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(sms(&intent)["status"], "delivered");
     app.stop().await;
 }

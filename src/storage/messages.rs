@@ -220,7 +220,8 @@ impl Db {
                  WHERE status = 'held' AND (next_attempt_at <= $1 OR EXISTS (SELECT 1 FROM messages p \
                  WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
                  AND p.legal_step = messages.legal_step - 1 \
-                 AND (p.status = 'failed' OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
+                 AND (p.status IN ('failed', 'unconfirmed') \
+                      OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
                  RETURNING intent_id, recipient_idx",
             )
             .bind(now)
@@ -231,6 +232,28 @@ impl Db {
             tx.commit().await?;
             anyhow::Ok(released)
         })
+    }
+
+    /// Marks `unconfirmed` the messages a reporting gateway (`gateway LIKE prefix%`) accepted
+    /// before `sent_before` and never reported final on. Returns how many.
+    pub async fn mark_unconfirmed(
+        &self,
+        gateway_prefix: &str,
+        sent_before: i64,
+        now: i64,
+    ) -> anyhow::Result<u64> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE messages SET status = 'unconfirmed', updated_at = $3, \
+             last_error = 'no delivery report from the gateway' \
+             WHERE status = 'sent' AND gateway LIKE $1 AND sent_at < $2",
+        )
+        .bind(format!("{gateway_prefix}%"))
+        .bind(sent_before)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n)
     }
 
     /// Returns messages whose worker died holding them to the queue, with jobs to send

@@ -73,7 +73,7 @@ impl Db {
             let applied = match receipt.status {
                 "delivered" => sqlx::query(
                     "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = NULL, updated_at = $3 \
-                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued')",
+                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
                 )
                 .bind(&message_id)
                 .bind(receipt.provider_time.unwrap_or(now))
@@ -83,7 +83,7 @@ impl Db {
                 .rows_affected(),
                 "failed" | "expired" => sqlx::query(
                     "UPDATE messages SET status = 'failed', last_error = $2, updated_at = $3 \
-                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued')",
+                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
                 )
                 .bind(&message_id)
                 .bind(format!("gateway reported {} ({})", receipt.status, receipt.provider_status))
