@@ -11,6 +11,7 @@ use rand::Rng;
 use serde_json::Value;
 use tracing::{error, info, instrument, warn};
 
+use crate::channels::sms::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
@@ -20,6 +21,7 @@ use crate::queue::DeliveryJob;
 use crate::recipients::{Channel, CustomerType, PostalAddress};
 use crate::settings::{Dispatch, Organization};
 use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow};
+use crate::templates::Rendered;
 use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
 
@@ -320,6 +322,20 @@ impl Dispatcher {
             channel.as_str(),
         );
         let content = self.renderer.render(intent.kind, channel, &ctx)?;
+        if let (Rendered::Sms { text }, Some(max)) =
+            (&content, self.rulebook.plans.sms_max_parts(intent.kind))
+        {
+            let sms = SmsText::analyze(text);
+            if sms.parts > max {
+                return Err(format!(
+                    "the SMS takes {} parts ({:?}, {} units); at most {max} are allowed for {}",
+                    sms.parts,
+                    sms.encoding,
+                    sms.units,
+                    intent.kind.as_str()
+                ));
+            }
+        }
         let contact = |field: &str| {
             contacts[field]
                 .as_str()

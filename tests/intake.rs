@@ -20,6 +20,7 @@ both_backends! {
     a_template_that_misses_a_variable_fails_the_message_permanently;
     a_transient_gateway_failure_is_retried_until_it_succeeds;
     health_reports_the_database;
+    an_sms_over_its_kinds_part_limit_fails_with_the_count;
 }
 
 async fn every_kind_reaches_the_outbox_with_every_mandatory_field(backend: Backend) {
@@ -577,4 +578,58 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+async fn an_sms_over_its_kinds_part_limit_fails_with_the_count(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        s.deadlines.plans_file = common::write_plans(&dir, |p| {
+            p["sms_max_parts"]["meter_visit"] = toml::Value::Integer(1);
+        });
+    })
+    .await;
+    let mut body = example("meter_visit");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "failed the SMS", |i| {
+            common::messages(i)
+                .iter()
+                .any(|c| c["channel"] == "sms" && c["status"] == "failed")
+        })
+        .await;
+    let sms = common::messages(&intent)
+        .into_iter()
+        .find(|c| c["channel"] == "sms")
+        .unwrap();
+    let reason = sms["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("parts (Ucs2") && reason.contains("at most 1"),
+        "{reason}"
+    );
+
+    // Within its limit (5 for debt warnings), the outbox file says how it is billed.
+    let mut debt = example("debt_warning");
+    let mut recipient = debt["recipients"][0].clone();
+    recipient["channels"] = json!(["sms"]);
+    debt["recipients"] = json!([recipient]);
+    let accepted: Value = app.post_intent(&debt).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent the SMS", |i| {
+            common::messages(i)[0]["status"] == "sent"
+        })
+        .await;
+    let file = app.outbox().join(
+        common::messages(&intent)[0]["gateway_message_id"]
+            .as_str()
+            .unwrap(),
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let counted = vestnik::channels::sms::SmsText::analyze(json["text"].as_str().unwrap());
+    assert_eq!(json["encoding"], "Ucs2");
+    assert_eq!(json["parts"], counted.parts);
+    assert!((2..=5).contains(&counted.parts), "{counted:?}");
+    app.stop().await;
 }

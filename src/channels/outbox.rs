@@ -114,7 +114,14 @@ fn file_content(
             "eml",
         )),
         (Rendered::Sms { text }, Destination::Phone(phone)) => {
-            let body = json!({"id": message.message_id, "to": phone, "text": text});
+            let sms = super::sms::SmsText::analyze(text);
+            let body = json!({
+                "id": message.message_id,
+                "to": phone,
+                "text": text,
+                "encoding": format!("{:?}", sms.encoding),
+                "parts": sms.parts,
+            });
             Ok((pretty(&body), "json"))
         }
         (Rendered::Letter { text }, Destination::Fax(fax)) => {

@@ -28,6 +28,8 @@ struct PlansFile {
     #[serde(default)]
     frequency_limits: Vec<FrequencyLimit>,
     meter_visit: VisitHours,
+    #[serde(default)]
+    sms_max_parts: HashMap<IntentKind, usize>,
 }
 
 /// At most so many messages to one customer per local day, week and month.
@@ -167,6 +169,7 @@ pub struct Plans {
     windows: Vec<Window>,
     frequency_limits: Vec<FrequencyLimit>,
     pub meter_visit: VisitHours,
+    sms_max_parts: HashMap<IntentKind, usize>,
 }
 
 /// When one of a recipient's messages starts.
@@ -254,7 +257,13 @@ impl Plans {
             windows: file.windows,
             frequency_limits: file.frequency_limits,
             meter_visit: file.meter_visit,
+            sms_max_parts: file.sms_max_parts,
         })
+    }
+
+    /// Most SMS parts a notice of `kind` may take, if limited.
+    pub fn sms_max_parts(&self, kind: IntentKind) -> Option<usize> {
+        self.sms_max_parts.get(&kind).copied()
     }
 
     pub fn latency(&self, channel: Channel) -> Duration {
