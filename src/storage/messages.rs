@@ -199,22 +199,12 @@ impl Db {
 
     /// Moves the legal-notice chain along: a held message starts when its latest start
     /// has come, or when the step before it failed or went unconfirmed for its
-    /// `confirm_within`. Once any legal step is delivered, the legal steps not yet sent
-    /// (held, or queued behind a window or a retry) are cancelled.
+    /// `confirm_within`. (A delivered legal step cancels the rest when its receipt is
+    /// recorded, see [`Db::record_receipt`].)
     /// Returns how many messages were released to the queue.
     pub async fn escalate(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE messages SET status = 'cancelled', last_error = 'not needed: the legal notice was delivered', \
-                 updated_at = $1 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
-                 AND EXISTS (SELECT 1 FROM messages p \
-                 WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
-                 AND p.legal_step IS NOT NULL AND p.status = 'delivered')",
-            )
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
             let rows = sqlx::query_as::<_, (String, i64)>(
                 "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $1 \
                  WHERE status = 'held' AND (next_attempt_at <= $1 OR EXISTS (SELECT 1 FROM messages p \

@@ -93,6 +93,20 @@ impl Db {
                 .rows_affected(),
                 _ => 0,
             } > 0;
+            if applied && receipt.status == "delivered" {
+                // A delivered legal notice ends its chain: the legal steps not yet sent
+                // (held, or queued behind a window or a retry) are no longer needed.
+                sqlx::query(
+                    "UPDATE messages SET status = 'cancelled', last_error = 'not needed: the legal notice was delivered', \
+                     updated_at = $2 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
+                     AND (intent_id, recipient_idx) = (SELECT intent_id, recipient_idx FROM messages \
+                                                       WHERE id = $1 AND legal_step IS NOT NULL)",
+                )
+                .bind(&message_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             anyhow::Ok(ReceiptOutcome::Recorded { applied })
         })
