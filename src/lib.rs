@@ -18,7 +18,7 @@
 //! - [`auth`]: bearer tokens and roles.
 //! - [`storage`]: SQLite or PostgreSQL behind one [`storage::Db`]; SQL per dialect only where it differs.
 //! - [`queue`]: apalis delivery jobs, pushed in the intake transaction.
-//! - [`dispatch`]: one delivery job: claim → render → send → record.
+//! - [`dispatch`]: one delivery job: claim → hold back (windows, contact limits) → render → send → record.
 //! - [`channels`]: gateways; today the [`channels::outbox`] (files on disk).
 //! - [`worker`]: the apalis worker and the lease sweeper.
 //!

@@ -5,25 +5,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rand::Rng;
 use serde_json::Value;
-use tracing::{error, info, instrument, warn};
+use tracing::{info, instrument, warn};
 
 use crate::channels::sms::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::intents::{IntentKind, schema};
-use crate::plans::{Periods, SentCounts};
 use crate::queue::DeliveryJob;
-use crate::recipients::{Channel, CustomerType, PostalAddress};
+use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{Dispatch, Organization};
 use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow};
 use crate::templates::Rendered;
 use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
+
+mod holds;
 
 pub struct Dispatcher {
     db: Db,
@@ -83,19 +83,22 @@ impl Dispatcher {
         &self.clock
     }
 
+    /// Claims the job's due messages under a fresh lease, as of the dispatcher's clock.
+    async fn claim_due(
+        &self,
+        job: &DeliveryJob,
+        lease: Duration,
+    ) -> anyhow::Result<(String, Vec<Claimed>)> {
+        let now = self.clock.now_ms();
+        self.db
+            .claim(&job.intent_id, job.first, job.end, lease, now)
+            .await
+    }
+
     #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
-        let (mut claim_id, mut claimed) = self
-            .db
-            .claim(
-                &job.intent_id,
-                job.first,
-                job.end,
-                lease,
-                self.clock.now_ms(),
-            )
-            .await?;
+        let (mut claim_id, mut claimed) = self.claim_due(job, lease).await?;
         if claimed.is_empty() {
             // apalis schedules in whole seconds, so a retry job can wake before its
             // messages are due: wait briefly, or hand the range to a later job.
@@ -107,16 +110,7 @@ impl Dispatcher {
                 return self.db.push_job(job, wait).await;
             }
             tokio::time::sleep(wait).await;
-            (claim_id, claimed) = self
-                .db
-                .claim(
-                    &job.intent_id,
-                    job.first,
-                    job.end,
-                    lease,
-                    self.clock.now_ms(),
-                )
-                .await?;
+            (claim_id, claimed) = self.claim_due(job, lease).await?;
             if claimed.is_empty() {
                 return Ok(());
             }
@@ -175,112 +169,6 @@ impl Dispatcher {
             .count();
         info!(claimed = claimed.len(), sent, "delivery job done");
         Ok(())
-    }
-
-    /// A deferral if the customer was already contacted as often as the law allows this
-    /// day, week or month (230-FZ for debt messages to individuals, by default).
-    async fn over_contact_limit(
-        &self,
-        intent: &CachedIntent,
-        message: &Claimed,
-        recipient: &RecipientRow,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Outcome>> {
-        let (Some(channel), Some(customer_type), Ok(tz)) = (
-            Channel::parse(&message.channel),
-            CustomerType::parse(&recipient.customer_type),
-            recipient.time_zone.parse::<Tz>(),
-        ) else {
-            return Ok(None);
-        };
-        let Some(limit) = self
-            .rulebook
-            .plans
-            .frequency_limit(intent.kind, customer_type, channel)
-        else {
-            return Ok(None);
-        };
-        let Some(periods) = Periods::around(now, tz) else {
-            return Ok(None);
-        };
-        let channels: Vec<&str> = limit.channels.iter().map(|c| c.as_str()).collect();
-        let since = [periods.day, periods.week, periods.month].map(|t| t.timestamp_millis());
-        let [day, week, month] = self
-            .db
-            .sent_to_account(
-                &recipient.account_number,
-                intent.kind.as_str(),
-                &channels,
-                since,
-                &message.id,
-            )
-            .await?;
-        // Messages claimed alongside this one count as being sent: conservative, since
-        // some of them may yet wait for a window, but never over the limit.
-        let n = |sent: i64| u32::try_from(sent).unwrap_or(u32::MAX);
-        let counts = SentCounts {
-            day: n(day),
-            week: n(week),
-            month: n(month),
-        };
-        match limit.wait(counts, &periods) {
-            None => Ok(None),
-            Some(at) => Ok(Some(Outcome {
-                message_id: message.id.clone(),
-                status: OutcomeStatus::Deferred {
-                    at: at.timestamp_millis(),
-                },
-                error: Some(format!("waiting: {} reached for this customer", limit.name)),
-                gateway: None,
-                gateway_message_id: None,
-                content_sha256: None,
-                template: None,
-            })),
-        }
-    }
-
-    /// A deferral if the message's sending window is closed now (quiet hours, days off).
-    fn outside_window(
-        &self,
-        intent: &CachedIntent,
-        message: &Claimed,
-        recipient: Option<&RecipientRow>,
-        now: DateTime<Utc>,
-    ) -> Option<Outcome> {
-        let recipient = recipient?;
-        let channel = Channel::parse(&message.channel)?;
-        let customer_type = CustomerType::parse(&recipient.customer_type)?;
-        let tz: Tz = recipient.time_zone.parse().ok()?;
-        let (at, why) = match self.rulebook.plans.window_wait(
-            &self.rulebook.calendar,
-            intent.kind,
-            customer_type,
-            channel,
-            tz,
-            now,
-        ) {
-            Ok(None) => return None,
-            Ok(Some((at, window))) => (at, format!("waiting for the sending window: {window}")),
-            // A calendar that ends too soon must not let a notice go out on a holiday.
-            Err(e) => {
-                error!(message_id = %message.id, error = %e, "cannot check the sending window");
-                (
-                    now + chrono::Duration::hours(1),
-                    format!("sending window unknown: {e}"),
-                )
-            }
-        };
-        Some(Outcome {
-            message_id: message.id.clone(),
-            status: OutcomeStatus::Deferred {
-                at: at.timestamp_millis(),
-            },
-            error: Some(why),
-            gateway: None,
-            gateway_message_id: None,
-            content_sha256: None,
-            template: None,
-        })
     }
 
     /// Renders and addresses one message; an error is permanent (the data cannot change).
