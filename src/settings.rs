@@ -130,6 +130,26 @@ pub struct Smtp {
     pub pool_size: u32,
     pub timeout_secs: u64,
     pub hello_name: String,
+    pub dkim: Dkim,
+}
+
+/// DKIM signing of outgoing email; off while `selector` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    pub selector: String,
+    /// The signing domain (`d=`); empty uses `organization.email`'s domain.
+    pub domain: String,
+    pub algorithm: DkimAlgorithm,
+    /// RSA: a PKCS#1 PEM file; Ed25519: a file holding the base64 32-byte seed.
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DkimAlgorithm {
+    Rsa,
+    Ed25519,
 }
 
 /// The SMS provider, when `channels.sms = "profile"`.

@@ -12,6 +12,7 @@ use vestnik::settings::GatewayName;
 both_backends! {
     an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_mandatory_field;
     a_refused_recipient_fails_at_once_and_a_deferral_is_retried;
+    a_dkim_signed_email_verifies_against_the_published_key;
 }
 
 async fn app_with(backend: Backend, sink: &SmtpSink) -> TestApp {
@@ -140,5 +141,62 @@ async fn a_refused_recipient_fails_at_once_and_a_deferral_is_retried(backend: Ba
         .await;
     assert_eq!(email(&intent, 0)["attempts"], 3, "two 451s, then accepted");
     assert_eq!(sink.received().len(), 1);
+    app.stop().await;
+}
+
+async fn a_dkim_signed_email_verifies_against_the_published_key(backend: Backend) {
+    use base64::Engine;
+    let sink = SmtpSink::start().await;
+    let seed = [7u8; 32];
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dkim.key");
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode(seed),
+    )
+    .unwrap();
+    let port = sink.port;
+    let app = spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.port = port;
+        s.smtp.dkim.selector = "vestnik2026".into();
+        s.smtp.dkim.algorithm = vestnik::settings::DkimAlgorithm::Ed25519;
+        s.smtp.dkim.key_file = key_file;
+    })
+    .await;
+    let mut body = example("tariff_change");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent the email", |i| email(i, 0)["status"] == "sent")
+        .await;
+    let raw = &sink.received()[0].data;
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    let tags = common::dkim::verify(raw, &public).unwrap_or_else(|e| {
+        panic!("DKIM: {e}\n{}", String::from_utf8_lossy(raw));
+    });
+    let tag = |k: &str| tags.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    assert_eq!(tag("s"), "vestnik2026");
+    assert_eq!(
+        tag("d"),
+        "rusenergosbyt.example",
+        "organization.email's domain"
+    );
+    assert!(tag("h").to_ascii_lowercase().contains("message-id"));
+
+    // One changed byte in the body and the signature no longer holds.
+    let mut tampered = raw.clone();
+    let at = tampered.len() - 10;
+    tampered[at] ^= 1;
+    assert!(common::dkim::verify(&tampered, &public).is_err());
+
+    use sha2::Digest;
+    let message_bytes = raw.strip_suffix(b"\r\n").unwrap_or(raw);
+    assert_eq!(
+        email(&intent, 0)["content_sha256"],
+        hex::encode(sha2::Sha256::digest(message_bytes)),
+        "the proof hashes the signed bytes"
+    );
     app.stop().await;
 }

@@ -112,7 +112,10 @@ impl Gateways {
         };
         let email = match settings.channels.email {
             GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
-            GatewayName::Smtp => Gateway::Smtp(smtp::SmtpGateway::from_settings(&settings.smtp)?),
+            GatewayName::Smtp => Gateway::Smtp(smtp::SmtpGateway::from_settings(
+                &settings.smtp,
+                &settings.organization,
+            )?),
             other => return Err(unavailable("email", other)),
         };
         let sms = match settings.channels.sms {
