@@ -64,7 +64,7 @@ impl App {
             db: self.db.clone(),
             settings: self.settings.clone(),
             rulebook: self.rulebook.clone(),
-            sms: self.gateways.sms_provider().cloned(),
+            providers: self.gateways.providers(),
             clock: self.dispatcher.clock().clone(),
         })
     }

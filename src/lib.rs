@@ -12,6 +12,11 @@
 //! - [`validation`]: field-level errors, collected so a request learns all its faults at once.
 //! - [`templates`]: Handlebars rendering (strict), the context templates see, Russian helpers.
 //! - [`pii`]: how personal data is masked when it must be mentioned at all.
+//! - [`calendar`]: the production calendar (working days, holidays, regional overlays).
+//! - [`deadlines`]: when each notice is due, from the rules in `config/policies.toml`.
+//! - [`plans`]: channel plans — which channel carries the legal notice, sending windows,
+//!   contact limits, expected latencies.
+//! - [`letters`]: the postal letter as an A4 PDF, and the print-house check of any PDF.
 //!
 //! The adapters around it:
 //! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
@@ -19,10 +24,13 @@
 //! - [`storage`]: SQLite or PostgreSQL behind one [`storage::Db`]; SQL per dialect only where it differs.
 //! - [`queue`]: apalis delivery jobs, pushed in the intake transaction.
 //! - [`dispatch`]: one delivery job: claim → hold back (windows, contact limits) → render → send → record.
-//! - [`channels`]: gateways; today the [`channels::outbox`] (files on disk).
-//! - [`worker`]: the apalis worker and the lease sweeper.
+//! - [`channels`]: gateways (outbox files, SMTP, HTTP providers described by profiles in
+//!   `channels/`), and [`channels::routes`]: which gateway takes a message, within its
+//!   rate, concurrency and circuit breaker ([`channels::resilience`]).
+//! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
+//!   escalation, provider health).
 //!
-//! Wiring: [`settings`] (layered config), [`telemetry`], [`app`] (build and run),
+//! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
 //! [`cli`] (the `vestnik` command).
 
 pub mod api;
@@ -35,6 +43,7 @@ pub mod clock;
 pub mod deadlines;
 pub mod dispatch;
 pub mod intents;
+pub mod letters;
 pub mod pii;
 pub mod plans;
 pub mod queue;

@@ -55,6 +55,8 @@ pub struct Dispatch {
     pub poll_interval_ms: u64,
     pub heartbeat_secs: u64,
     pub unconfirmed_after_hours: u64,
+    /// Every gateway's circuit breaker.
+    pub breaker: crate::channels::resilience::BreakerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +132,8 @@ pub struct Smtp {
     pub pool_size: u32,
     pub timeout_secs: u64,
     pub hello_name: String,
+    /// Messages per second to the relay; 0 for no limit.
+    pub rate_per_sec: f64,
     pub dkim: Dkim,
 }
 
@@ -163,6 +167,36 @@ pub struct Sms {
     pub sender: String,
     pub secrets: std::collections::HashMap<String, secrecy::SecretString>,
     pub early_receipt_wait_ms: u64,
+    /// Two or more providers sharing the traffic; empty uses `profile` alone.
+    pub providers: Vec<SmsProvider>,
+    /// A delivery report later than this counts against its provider's share.
+    #[serde(with = "humantime_serde")]
+    pub slow_report_after: std::time::Duration,
+    /// Status requests for messages without a final report, for providers that poll.
+    #[serde(with = "humantime_serde")]
+    pub poll_every: std::time::Duration,
+}
+
+/// One SMS provider of several (`[[sms.providers]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsProvider {
+    pub profile: String,
+    /// Share of the traffic while healthy.
+    #[serde(default = "SmsProvider::default_weight")]
+    pub weight: u32,
+    /// Replaces the profile's base URL; empty keeps it.
+    #[serde(default)]
+    pub base_url: String,
+    /// Our URL for this provider's delivery reports; empty uses `sms.callback_url`.
+    #[serde(default)]
+    pub callback_url: String,
+}
+
+impl SmsProvider {
+    fn default_weight() -> u32 {
+        1
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

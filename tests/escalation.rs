@@ -274,13 +274,9 @@ mod claims {
 
     fn sent(id: &str) -> Outcome {
         Outcome {
-            message_id: id.to_owned(),
-            status: OutcomeStatus::Sent,
-            error: None,
             gateway: Some("outbox".into()),
             gateway_message_id: Some("late".into()),
-            content_sha256: None,
-            template: None,
+            ..Outcome::new(id, OutcomeStatus::Sent, None)
         }
     }
 

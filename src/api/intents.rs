@@ -229,6 +229,9 @@ pub async fn get(
                 "gateway_message_id": m.gateway_message_id,
                 "content_sha256": m.content_sha256,
                 "template": m.template,
+                // SMS: as the operator bills it (gsm7 / ucs2, parts).
+                "sms_encoding": m.sms_encoding,
+                "sms_parts": m.sms_parts,
                 "sent_at": m.sent_at.map(rfc3339),
                 "delivered_at": m.delivered_at.map(rfc3339),
                 "updated_at": rfc3339(m.updated_at),

@@ -33,7 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub rulebook: Arc<Rulebook>,
     /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
-    pub sms: Option<SmsGateway>,
+    /// The HTTP gateways whose delivery reports `/v1/receipts/{profile}` takes.
+    pub providers: Vec<SmsGateway>,
     /// The time intake and compliance plan by.
     pub clock: Clock,
 }

@@ -23,7 +23,11 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let Some(sms) = state.sms.as_ref().filter(|s| s.profile().name() == profile) else {
+    let Some(sms) = state
+        .providers
+        .iter()
+        .find(|s| s.profile().name() == profile)
+    else {
         return Err(ApiError::NotFound("receipt profile"));
     };
     let profile = sms.profile();

@@ -6,8 +6,15 @@
 
 pub mod email;
 pub mod outbox;
+pub mod resilience;
+pub mod routes;
 pub mod sms;
 pub mod smtp;
+
+use std::time::Duration;
+
+use resilience::{Limits, PoolConfig};
+use routes::{ChannelRoute, Route};
 
 use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{GatewayName, Settings};
@@ -56,6 +63,9 @@ pub enum SendResult {
     Transient(String),
     /// Retrying cannot help (rejected address, oversized message).
     Permanent(String),
+    /// Not handed over: every gateway of the channel is resting after failures. Not an
+    /// attempt; try again after `retry_in`.
+    Unavailable { retry_in: Duration, why: String },
 }
 
 /// A gateway: something that accepts messages of one or more channels.
@@ -89,38 +99,52 @@ impl Gateway {
     }
 }
 
-/// The gateway for each channel, as configured.
+/// The gateways of each channel, as configured.
 #[derive(Debug, Clone)]
 pub struct Gateways {
-    email: Gateway,
-    sms: Gateway,
-    mail: Gateway,
-    fax: Gateway,
+    email: ChannelRoute,
+    sms: ChannelRoute,
+    mail: ChannelRoute,
+    fax: ChannelRoute,
 }
 
 impl Gateways {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let outbox = outbox::Outbox::new(settings.outbox.dir.clone(), settings.outbox.fsync)?;
+        let breaker = settings.dispatch.breaker.clone();
+        let unlimited = Limits {
+            breaker: breaker.clone(),
+            ..Limits::default()
+        };
+        let outbox_route =
+            || ChannelRoute::single(Route::new(Gateway::Outbox(outbox.clone()), &unlimited)?);
         let unavailable = |channel: &str, name: GatewayName| {
             anyhow::anyhow!(
                 "channels.{channel} = {name:?} is not available for that channel; use \"outbox\""
             )
         };
         let only_outbox = |channel: &str, name: GatewayName| match name {
-            GatewayName::Outbox => Ok(Gateway::Outbox(outbox.clone())),
+            GatewayName::Outbox => outbox_route(),
             other => Err(unavailable(channel, other)),
         };
         let email = match settings.channels.email {
-            GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
-            GatewayName::Smtp => Gateway::Smtp(smtp::SmtpGateway::from_settings(
-                &settings.smtp,
-                &settings.organization,
-            )?),
+            GatewayName::Outbox => outbox_route()?,
+            GatewayName::Smtp => {
+                let smtp = &settings.smtp;
+                let gateway = smtp::SmtpGateway::from_settings(smtp, &settings.organization)?;
+                let limits = Limits {
+                    rate_per_sec: Some(smtp.rate_per_sec).filter(|r| *r > 0.0),
+                    concurrency: Some(smtp.pool_size.max(1) as usize),
+                    breaker: breaker.clone(),
+                    ..Limits::default()
+                };
+                ChannelRoute::single(Route::new(Gateway::Smtp(gateway), &limits)?)?
+            }
             other => return Err(unavailable("email", other)),
         };
         let sms = match settings.channels.sms {
-            GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
-            GatewayName::Profile => Gateway::Sms(sms::SmsGateway::from_settings(&settings.sms)?),
+            GatewayName::Outbox => outbox_route()?,
+            GatewayName::Profile => sms_route(settings)?,
             other => return Err(unavailable("sms", other)),
         };
         Ok(Self {
@@ -131,15 +155,19 @@ impl Gateways {
         })
     }
 
-    /// The SMS provider's gateway, if SMS goes to one (receipts are checked against it).
-    pub fn sms_provider(&self) -> Option<&sms::SmsGateway> {
-        match &self.sms {
-            Gateway::Sms(sms) => Some(sms),
-            _ => None,
-        }
+    /// The HTTP providers (SMS today), whose delivery reports come to `/v1/receipts`.
+    pub fn providers(&self) -> Vec<sms::SmsGateway> {
+        [&self.sms, &self.email, &self.mail, &self.fax]
+            .into_iter()
+            .flat_map(|route| route.gateways())
+            .filter_map(|(_, gateway)| match gateway {
+                Gateway::Sms(sms) => Some(sms.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
-    pub fn for_channel(&self, channel: Channel) -> &Gateway {
+    pub fn for_channel(&self, channel: Channel) -> &ChannelRoute {
         match channel {
             Channel::Email => &self.email,
             Channel::Sms => &self.sms,
@@ -147,4 +175,42 @@ impl Gateways {
             Channel::Fax => &self.fax,
         }
     }
+}
+
+/// One SMS provider from `[sms]`, or several from `[[sms.providers]]` sharing by weight.
+fn sms_route(settings: &Settings) -> anyhow::Result<ChannelRoute> {
+    let base = &settings.sms;
+    let providers = if base.providers.is_empty() {
+        vec![crate::settings::SmsProvider {
+            profile: base.profile.clone(),
+            weight: 1,
+            base_url: base.base_url.clone(),
+            callback_url: base.callback_url.clone(),
+        }]
+    } else {
+        base.providers.clone()
+    };
+    let mut routes = Vec::with_capacity(providers.len());
+    for provider in providers {
+        let mut one = base.clone();
+        one.profile = provider.profile;
+        one.base_url = provider.base_url;
+        if !provider.callback_url.is_empty() {
+            one.callback_url = provider.callback_url;
+        }
+        let gateway = sms::SmsGateway::from_settings(&one)?;
+        let profile = gateway.profile().limits();
+        let limits = Limits {
+            rate_per_sec: Some(profile.rate_per_sec).filter(|r| *r > 0.0),
+            concurrency: Some(profile.concurrency.max(1)),
+            breaker: settings.dispatch.breaker.clone(),
+            ..Limits::default()
+        };
+        routes.push((Route::new(Gateway::Sms(gateway), &limits)?, provider.weight));
+    }
+    let config = PoolConfig {
+        slow_threshold: base.slow_report_after,
+        ..PoolConfig::default()
+    };
+    ChannelRoute::weighted(config, routes)
 }

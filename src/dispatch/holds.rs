@@ -60,17 +60,13 @@ impl Dispatcher {
         };
         match limit.wait(counts, &periods) {
             None => Ok(None),
-            Some(at) => Ok(Some(Outcome {
-                message_id: message.id.clone(),
-                status: OutcomeStatus::Deferred {
+            Some(at) => Ok(Some(Outcome::new(
+                &message.id,
+                OutcomeStatus::Deferred {
                     at: at.timestamp_millis(),
                 },
-                error: Some(format!("waiting: {} reached for this customer", limit.name)),
-                gateway: None,
-                gateway_message_id: None,
-                content_sha256: None,
-                template: None,
-            })),
+                Some(format!("waiting: {} reached for this customer", limit.name)),
+            ))),
         }
     }
 
@@ -105,16 +101,12 @@ impl Dispatcher {
                 )
             }
         };
-        Some(Outcome {
-            message_id: message.id.clone(),
-            status: OutcomeStatus::Deferred {
+        Some(Outcome::new(
+            &message.id,
+            OutcomeStatus::Deferred {
                 at: at.timestamp_millis(),
             },
-            error: Some(why),
-            gateway: None,
-            gateway_message_id: None,
-            content_sha256: None,
-            template: None,
-        })
+            Some(why),
+        ))
     }
 }

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
 
+use crate::channels::routes::Sent;
 use crate::channels::sms::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
@@ -83,6 +84,10 @@ impl Dispatcher {
         &self.clock
     }
 
+    pub fn gateways(&self) -> &Gateways {
+        &self.gateways
+    }
+
     /// Claims the job's due messages under a fresh lease, as of the dispatcher's clock.
     async fn claim_due(
         &self,
@@ -154,10 +159,19 @@ impl Dispatcher {
         for (channel, batch) in by_channel {
             let gateway = self.gateways.for_channel(channel);
             let (outgoing, messages): (Vec<Outgoing>, Vec<&Claimed>) = batch.into_iter().unzip();
+            let sms: Vec<Option<SmsText>> = outgoing
+                .iter()
+                .map(|o| match &o.content {
+                    Rendered::Sms { text } => Some(SmsText::analyze(text)),
+                    _ => None,
+                })
+                .collect();
             let results = gateway.send(outgoing, &self.org).await;
-            for (message, result) in messages.into_iter().zip(results) {
+            for ((message, sent), sms) in messages.into_iter().zip(results).zip(sms) {
                 let template = self.renderer.version(intent.kind, channel).to_owned();
-                outcomes.push(self.outcome(message, result, gateway.name(), template));
+                let mut outcome = self.outcome(message, sent, template);
+                outcome.sms = sms;
+                outcomes.push(outcome);
             }
         }
         self.db
@@ -253,27 +267,24 @@ impl Dispatcher {
         })
     }
 
-    fn outcome(
-        &self,
-        message: &Claimed,
-        result: SendResult,
-        gateway: &str,
-        template: String,
-    ) -> Outcome {
-        let mut outcome = match result {
+    fn outcome(&self, message: &Claimed, sent: Sent, template: String) -> Outcome {
+        let mut outcome = match sent.result {
             SendResult::Accepted {
                 gateway_message_id,
                 content_sha256,
             } => Outcome {
-                message_id: message.id.clone(),
-                status: OutcomeStatus::Sent,
-                error: None,
-                gateway: None,
                 gateway_message_id: Some(gateway_message_id),
                 content_sha256: Some(content_sha256),
-                template: None,
+                ..Outcome::new(&message.id, OutcomeStatus::Sent, None)
             },
             SendResult::Permanent(why) => failed(message, why),
+            SendResult::Unavailable { retry_in, why } => Outcome::new(
+                &message.id,
+                OutcomeStatus::Deferred {
+                    at: self.clock.now_ms() + retry_in.as_millis() as i64,
+                },
+                Some(why),
+            ),
             SendResult::Transient(why)
                 if message.attempts >= i64::from(self.settings.max_attempts) =>
             {
@@ -284,20 +295,16 @@ impl Dispatcher {
             }
             SendResult::Transient(why) => {
                 warn!(message_id = %message.id, attempts = message.attempts, error = %why, "transient send failure");
-                Outcome {
-                    message_id: message.id.clone(),
-                    status: OutcomeStatus::Retry {
+                Outcome::new(
+                    &message.id,
+                    OutcomeStatus::Retry {
                         at: self.clock.now_ms() + self.backoff(message.attempts).as_millis() as i64,
                     },
-                    error: Some(why),
-                    gateway: None,
-                    gateway_message_id: None,
-                    content_sha256: None,
-                    template: None,
-                }
+                    Some(why),
+                )
             }
         };
-        outcome.gateway = Some(gateway.to_owned());
+        outcome.gateway = sent.gateway;
         outcome.template = Some(template);
         outcome
     }
@@ -385,13 +392,5 @@ impl CachedIntent {
 
 fn failed(message: &Claimed, why: String) -> Outcome {
     warn!(message_id = %message.id, error = %why, "message failed permanently");
-    Outcome {
-        message_id: message.id.clone(),
-        status: OutcomeStatus::Failed,
-        error: Some(why),
-        gateway: None,
-        gateway_message_id: None,
-        content_sha256: None,
-        template: None,
-    }
+    Outcome::new(&message.id, OutcomeStatus::Failed, Some(why))
 }

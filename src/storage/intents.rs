@@ -52,6 +52,8 @@ pub struct MessageRow {
     pub updated_at: i64,
     pub next_attempt_at: i64,
     pub legal_step: Option<i64>,
+    pub sms_encoding: Option<String>,
+    pub sms_parts: Option<i64>,
 }
 
 /// What happened to a submitted intent.
@@ -222,7 +224,8 @@ impl Db {
     ) -> anyhow::Result<Vec<MessageRow>> {
         let rows = with_pool!(self, pool => sqlx::query_as::<_, MessageRow>(
             "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-             content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step FROM messages \
+             content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, \
+             sms_encoding, sms_parts FROM messages \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 ORDER BY recipient_idx, channel",
         )
         .bind(intent_id)

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{Db, Dialect, with_pool};
+use crate::channels::sms::SmsText;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 /// A message a worker now owns.
@@ -32,6 +33,22 @@ pub enum OutcomeStatus {
     Deferred { at: i64 },
 }
 
+impl Outcome {
+    /// An outcome with nothing from a gateway yet; callers fill in what they have.
+    pub fn new(message_id: &str, status: OutcomeStatus, error: Option<String>) -> Self {
+        Self {
+            message_id: message_id.to_owned(),
+            status,
+            error,
+            gateway: None,
+            gateway_message_id: None,
+            content_sha256: None,
+            template: None,
+            sms: None,
+        }
+    }
+}
+
 /// What one send attempt came to.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -42,10 +59,12 @@ pub struct Outcome {
     pub gateway_message_id: Option<String>,
     pub content_sha256: Option<String>,
     pub template: Option<String>,
+    /// SMS only: how the operator encodes and bills it.
+    pub sms: Option<SmsText>,
 }
 
 /// Columns of one row in the outcomes `VALUES` list, in order.
-pub(super) const OUTCOME_COLUMNS: usize = 11;
+pub(super) const OUTCOME_COLUMNS: usize = 13;
 const OUTCOME_CHUNK: usize = 1000;
 
 /// `($1, …, $10), ($11, …)`: placeholders for `rows` outcome rows.
@@ -175,7 +194,9 @@ impl Db {
                         .bind(sent_at)
                         .bind(next_attempt_at)
                         .bind(now)
-                        .bind(refund);
+                        .bind(refund)
+                        .bind(o.sms.map(|t| t.encoding.as_str()))
+                        .bind(o.sms.map(|t| t.parts as i64));
                 }
                 query.bind(claim_id).execute(&mut *tx).await?;
             }
@@ -306,7 +327,8 @@ mod tests {
     fn placeholders_number_every_cell() {
         assert_eq!(
             values_placeholders(2),
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
+             ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         );
     }
 }

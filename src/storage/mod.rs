@@ -174,7 +174,9 @@ impl Dialect for sqlx::Sqlite {
             "UPDATE messages SET status = v.column2, last_error = v.column3, gateway = v.column4, \
              gateway_message_id = v.column5, content_sha256 = v.column6, template = v.column7, \
              sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10, \
-             attempts = messages.attempts - v.column11 \
+             attempts = messages.attempts - v.column11, \
+             sms_encoding = COALESCE(v.column12, messages.sms_encoding), \
+             sms_parts = COALESCE(v.column13, messages.sms_parts) \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' \
              AND messages.claim_id = ${}",
             messages::values_placeholders(rows),
@@ -208,9 +210,11 @@ impl Dialect for sqlx::Postgres {
             "UPDATE messages m SET status = v.status, last_error = v.last_error, gateway = v.gateway, \
              gateway_message_id = v.gateway_message_id, content_sha256 = v.content_sha256, \
              template = v.template, sent_at = v.sent_at::bigint, next_attempt_at = v.next_attempt_at::bigint, \
-             lease_until = NULL, updated_at = v.updated_at::bigint, attempts = m.attempts - v.refund::bigint \
+             lease_until = NULL, updated_at = v.updated_at::bigint, attempts = m.attempts - v.refund::bigint, \
+             sms_encoding = COALESCE(v.sms_encoding, m.sms_encoding), \
+             sms_parts = COALESCE(v.sms_parts::bigint, m.sms_parts) \
              FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
-             template, sent_at, next_attempt_at, updated_at, refund) \
+             template, sent_at, next_attempt_at, updated_at, refund, sms_encoding, sms_parts) \
              WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${}",
             messages::values_placeholders(rows),
             rows * messages::OUTCOME_COLUMNS + 1

@@ -121,3 +121,58 @@ impl Db {
         Ok(n)
     }
 }
+
+/// How quickly one gateway's delivery reports came, over a stretch of time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportDelays {
+    /// Final reports that arrived in the stretch within the threshold of their send.
+    pub prompt: u64,
+    /// Sends whose threshold ran out in the stretch without a final report (whether it
+    /// came later or never).
+    pub late: u64,
+}
+
+impl Db {
+    /// Counts `gateway`'s prompt and late delivery reports for the stretch `(from, to]`.
+    /// Each message counts once: as prompt when its report arrives in time, as late when
+    /// its time runs out first, so calling this for consecutive stretches counts every
+    /// send once.
+    pub async fn report_delays(
+        &self,
+        gateway: &str,
+        from: i64,
+        to: i64,
+        threshold_ms: i64,
+    ) -> anyhow::Result<ReportDelays> {
+        let (prompt, late) = with_pool!(self, pool => {
+            let (prompt,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(DISTINCT r.message_id) FROM receipts r JOIN messages m ON m.id = r.message_id \
+                 WHERE r.gateway = $1 AND r.received_at > $2 AND r.received_at <= $3 \
+                 AND r.status <> 'pending' AND r.received_at - m.sent_at <= $4",
+            )
+            .bind(gateway)
+            .bind(from)
+            .bind(to)
+            .bind(threshold_ms)
+            .fetch_one(pool)
+            .await?;
+            let (late,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM messages m \
+                 WHERE m.gateway = $1 AND m.sent_at > $2 AND m.sent_at <= $3 \
+                 AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.id \
+                 AND r.status <> 'pending' AND r.received_at <= m.sent_at + $4)",
+            )
+            .bind(gateway)
+            .bind(from - threshold_ms)
+            .bind(to - threshold_ms)
+            .bind(threshold_ms)
+            .fetch_one(pool)
+            .await?;
+            anyhow::Ok((prompt, late))
+        })?;
+        Ok(ReportDelays {
+            prompt: prompt as u64,
+            late: late as u64,
+        })
+    }
+}

@@ -1,5 +1,6 @@
 //! The worker: apalis pulls delivery jobs and hands them to the [`Dispatcher`]; a sweeper
-//! returns messages of dead workers to the queue when their lease runs out.
+//! returns messages of dead workers to the queue when their lease runs out, and more
+//! (see [`sweep`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::Duration;
 use apalis::prelude::*;
 use tracing::{error, info};
 
-use crate::clock::Clock;
+mod sweep;
+
 use crate::dispatch::Dispatcher;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 use crate::storage::Db;
@@ -43,14 +45,7 @@ pub async fn run(
     let db = dispatcher.db().clone();
     let settings = dispatcher.settings().clone();
     let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
-    let sweeper = tokio::spawn(sweep(
-        db.clone(),
-        dispatcher.clock().clone(),
-        settings.batch_size.into(),
-        settings.lease_secs,
-        Duration::from_secs(settings.unconfirmed_after_hours * 3600),
-        sweeper_stopped,
-    ));
+    let sweeper = tokio::spawn(sweep::run(dispatcher.clone(), sweeper_stopped));
     let name = worker_name();
     info!(worker = %name, backend = db.backend_name(), "worker started");
     let heartbeat = Duration::from_secs(settings.heartbeat_secs.max(1));
@@ -99,44 +94,4 @@ pub async fn run(
     let _ = sweeper.await;
     info!(worker = %name, "worker stopped");
     result.map_err(|e| anyhow::anyhow!("worker failed: {e}"))
-}
-
-/// Every quarter lease: re-queues messages whose worker died while sending them, marks
-/// reports overdue as `unconfirmed`, and moves legal-notice chains along (see
-/// [`Db::escalate`]). Any number of workers may run it.
-async fn sweep(
-    db: Db,
-    clock: Clock,
-    batch: i64,
-    lease_secs: u64,
-    unconfirmed_after: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let period = Duration::from_millis((lease_secs * 1000 / 4).max(500));
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(period) => {}
-            _ = stop.changed() => return,
-        }
-        match db.release_expired_leases(batch, clock.now_ms()).await {
-            Ok(0) => {}
-            Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
-            Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
-        }
-        let now = clock.now_ms();
-        // Only SMS providers report delivery today; other gateways' `sent` is final.
-        match db
-            .mark_unconfirmed("sms:", now - unconfirmed_after.as_millis() as i64, now)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => info!(messages = n, "no delivery report in time: unconfirmed"),
-            Err(e) => error!(error = format!("{e:#}"), "unconfirmed sweep failed"),
-        }
-        match db.escalate(batch, clock.now_ms()).await {
-            Ok(0) => {}
-            Ok(n) => info!(released = n, "escalated to the next legal channel"),
-            Err(e) => error!(error = format!("{e:#}"), "escalation sweep failed"),
-        }
-    }
 }

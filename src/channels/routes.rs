@@ -1,0 +1,176 @@
+//! Which gateway carries a channel's messages, within each gateway's limits.
+//!
+//! A channel has one or more gateways (two SMS providers, say) in a [`ProviderPool`]:
+//! each message is given to a gateway picked by weight and health, sent within that
+//! gateway's concurrency and rate limits, and its outcome feeds the gateway's circuit
+//! breaker. While every gateway of the channel is open, messages are not sent but
+//! deferred to when the next probe is due; that is not an attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::resilience::{BreakerState, Guard, Limits, Member, PoolConfig, ProviderPool};
+use super::{Gateway, Outgoing, SendResult};
+use crate::settings::Organization;
+
+/// One gateway with its limits.
+#[derive(Debug)]
+pub struct Route {
+    pub gateway: Gateway,
+    guard: Guard,
+}
+
+impl Route {
+    pub fn new(gateway: Gateway, limits: &Limits) -> anyhow::Result<Self> {
+        let guard = Guard::new(gateway.name(), limits)
+            .map_err(|e| anyhow::anyhow!("limits of gateway {}: {e}", gateway.name()))?;
+        Ok(Self { gateway, guard })
+    }
+}
+
+/// What happened to one message: the gateway that had it (none when none could) and
+/// what it said.
+#[derive(Debug)]
+pub struct Sent {
+    pub gateway: Option<String>,
+    pub result: SendResult,
+}
+
+/// The gateways of one channel; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ChannelRoute {
+    pool: Arc<ProviderPool<Route>>,
+    slow_threshold: Duration,
+}
+
+impl ChannelRoute {
+    /// One gateway, alone.
+    pub fn single(route: Route) -> anyhow::Result<Self> {
+        Self::weighted(PoolConfig::default(), vec![(route, 1)])
+    }
+
+    /// Several gateways sharing the traffic by weight.
+    pub fn weighted(config: PoolConfig, routes: Vec<(Route, u32)>) -> anyhow::Result<Self> {
+        let slow_threshold = config.slow_threshold;
+        let members = routes
+            .into_iter()
+            .map(|(route, weight)| Member {
+                breaker: route.guard.breaker().clone(),
+                provider: route,
+                weight,
+            })
+            .collect();
+        let pool =
+            ProviderPool::new(config, members).map_err(|e| anyhow::anyhow!("gateway pool: {e}"))?;
+        Ok(Self {
+            pool: Arc::new(pool),
+            slow_threshold,
+        })
+    }
+
+    pub fn gateways(&self) -> impl Iterator<Item = (usize, &Gateway)> {
+        (0..self.pool.len()).filter_map(|i| self.pool.provider(i).map(|r| (i, &r.gateway)))
+    }
+
+    /// A delivery report later than this counts against its gateway.
+    pub fn slow_threshold(&self) -> Duration {
+        self.slow_threshold
+    }
+
+    /// Counts a stretch's prompt and late delivery reports for (or against) `gateway`,
+    /// interleaved so neither kind dominates the moving average by coming last.
+    pub fn record_reports(&self, gateway: &str, prompt: u64, late: u64) {
+        let Some((idx, _)) = self.gateways().find(|(_, g)| g.name() == gateway) else {
+            return;
+        };
+        let total = prompt + late;
+        // The average forgets old samples fast; a hundred say all there is to say.
+        let samples = total.min(100);
+        let mut owed = 0u64;
+        for _ in 0..samples {
+            owed += late;
+            let latency = if owed >= total {
+                owed -= total;
+                self.slow_threshold * 2
+            } else {
+                Duration::ZERO
+            };
+            self.pool.record_report_latency(idx, latency);
+        }
+    }
+
+    /// Sends a batch; results come back in the batch's order.
+    pub async fn send(&self, batch: Vec<Outgoing>, sender: &Organization) -> Vec<Sent> {
+        // The outbox is local and fast, and batching lets it sync once per batch.
+        if let (1, Some(route)) = (self.pool.len(), self.pool.provider(0))
+            && matches!(route.gateway, Gateway::Outbox(_))
+        {
+            let name = route.gateway.name().to_owned();
+            return route
+                .gateway
+                .send(batch, sender)
+                .await
+                .into_iter()
+                .map(|result| Sent {
+                    gateway: Some(name.clone()),
+                    result,
+                })
+                .collect();
+        }
+        let mut results: Vec<(usize, Sent)> = futures::stream::iter(batch.into_iter().enumerate())
+            .map(|(i, message)| async move { (i, self.send_one(message, sender).await) })
+            // Each gateway's own semaphore bounds its requests; this only bounds the
+            // futures alive at once.
+            .buffer_unordered(256)
+            .collect()
+            .await;
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, sent)| sent).collect()
+    }
+
+    async fn send_one(&self, message: Outgoing, sender: &Organization) -> Sent {
+        let (pick, _slot) = loop {
+            let pick = match self.pool.pick() {
+                Ok(pick) => pick,
+                Err(unavailable) => {
+                    let wait = unavailable
+                        .retry_at
+                        .saturating_duration_since(tokio::time::Instant::now());
+                    return Sent {
+                        gateway: None,
+                        result: SendResult::Unavailable {
+                            retry_in: wait,
+                            why: "every gateway of the channel is failing (circuit open)".into(),
+                        },
+                    };
+                }
+            };
+            let slot = pick.provider().guard.throttle(1).await;
+            // The breaker may have opened while we queued for a slot: pick again rather
+            // than add to the pile on a gateway just found dead. This bounds the requests
+            // a dead gateway gets to failure_threshold + concurrency − 1.
+            if pick.is_probe() || pick.provider().guard.breaker().state() == BreakerState::Closed {
+                break (pick, slot);
+            }
+            pick.release();
+        };
+        let route = pick.provider();
+        let result = route
+            .gateway
+            .send(vec![message], sender)
+            .await
+            .pop()
+            .unwrap_or_else(|| SendResult::Transient("the gateway returned no result".into()));
+        match &result {
+            SendResult::Transient(_) => pick.failed(),
+            // The gateway answered: whether it took the message or refused it, it is up.
+            _ => pick.succeeded(),
+        }
+        Sent {
+            gateway: Some(route.gateway.name().to_owned()),
+            result,
+        }
+    }
+}

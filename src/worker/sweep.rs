@@ -1,0 +1,83 @@
+//! The periodic chores of a worker, every quarter lease. Any number of workers may run
+//! them at once: each step is a conditional update or only reads.
+//!
+//! - messages whose worker died while sending them go back to the queue;
+//! - messages a reporting gateway accepted long ago with no final report become
+//!   `unconfirmed`;
+//! - legal-notice chains move along (see [`Db::escalate`]);
+//! - each gateway's delivery-report delays feed its health, so traffic shifts away from a
+//!   provider whose reports come late or never.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{error, info};
+
+use crate::dispatch::Dispatcher;
+use crate::recipients::Channel;
+use crate::storage::Db;
+
+pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let settings = dispatcher.settings().clone();
+    let db = dispatcher.db().clone();
+    let clock = dispatcher.clock().clone();
+    let batch: i64 = settings.batch_size.into();
+    let unconfirmed_after = Duration::from_secs(settings.unconfirmed_after_hours * 3600);
+    let period = Duration::from_millis((settings.lease_secs * 1000 / 4).max(500));
+    let mut reports_checked: HashMap<String, i64> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        match db.release_expired_leases(batch, clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => info!(released = n, "re-queued messages whose lease expired"),
+            Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
+        }
+        let now = clock.now_ms();
+        // Only SMS providers report delivery today; other gateways' `sent` is final.
+        match db
+            .mark_unconfirmed("sms:", now - unconfirmed_after.as_millis() as i64, now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => info!(messages = n, "no delivery report in time: unconfirmed"),
+            Err(e) => error!(error = format!("{e:#}"), "unconfirmed sweep failed"),
+        }
+        match db.escalate(batch, clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => info!(released = n, "escalated to the next legal channel"),
+            Err(e) => error!(error = format!("{e:#}"), "escalation sweep failed"),
+        }
+        if let Err(e) = report_health(&dispatcher, &db, &mut reports_checked).await {
+            error!(error = format!("{e:#}"), "report-delay sweep failed");
+        }
+    }
+}
+
+/// Feeds each SMS provider's prompt and late delivery reports since the last sweep into
+/// its share of the traffic. Measured from the database, so it sees the reports whichever
+/// process received them.
+async fn report_health(
+    dispatcher: &Dispatcher,
+    db: &Db,
+    checked: &mut HashMap<String, i64>,
+) -> anyhow::Result<()> {
+    let route = dispatcher.gateways().for_channel(Channel::Sms);
+    let threshold = route.slow_threshold().as_millis() as i64;
+    // Wall clock: receipts are stamped with it when they arrive.
+    let now = crate::storage::now_ms();
+    for (_, gateway) in route.gateways() {
+        if !matches!(gateway, crate::channels::Gateway::Sms(_)) {
+            continue;
+        }
+        let name = gateway.name().to_owned();
+        let from = *checked.entry(name.clone()).or_insert(now);
+        let delays = db.report_delays(&name, from, now, threshold).await?;
+        route.record_reports(&name, delays.prompt, delays.late);
+        checked.insert(name, now);
+    }
+    Ok(())
+}
