@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 pub use intents::Accepted;
 pub use problem::ApiError;
 
-use crate::channels::sms::SmsGateway;
+use crate::channels::profiles::ProfileGateway;
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::settings::Settings;
@@ -33,7 +33,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub rulebook: Arc<Rulebook>,
     /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
-    pub sms: Option<SmsGateway>,
+    pub sms: Option<ProfileGateway>,
     /// The time intake and compliance plan by.
     pub clock: Clock,
 }

@@ -6,7 +6,7 @@
 
 pub mod email;
 pub mod outbox;
-pub mod sms;
+pub mod profiles;
 pub mod smtp;
 
 use crate::recipients::{Channel, PostalAddress};
@@ -62,7 +62,7 @@ pub enum SendResult {
 #[derive(Debug, Clone)]
 pub enum Gateway {
     Outbox(outbox::Outbox),
-    Sms(sms::SmsGateway),
+    Sms(profiles::ProfileGateway),
     Smtp(smtp::SmtpGateway),
 }
 
@@ -117,7 +117,9 @@ impl Gateways {
         };
         let sms = match settings.channels.sms {
             GatewayName::Outbox => Gateway::Outbox(outbox.clone()),
-            GatewayName::Profile => Gateway::Sms(sms::SmsGateway::from_settings(&settings.sms)?),
+            GatewayName::Profile => {
+                Gateway::Sms(profiles::ProfileGateway::from_settings(&settings.sms)?)
+            }
             other => return Err(unavailable("sms", other)),
         };
         Ok(Self {
@@ -129,7 +131,7 @@ impl Gateways {
     }
 
     /// The SMS provider's gateway, if SMS goes to one (receipts are checked against it).
-    pub fn sms_provider(&self) -> Option<&sms::SmsGateway> {
+    pub fn sms_provider(&self) -> Option<&profiles::ProfileGateway> {
         match &self.sms {
             Gateway::Sms(sms) => Some(sms),
             _ => None,

@@ -10,7 +10,7 @@ use rand::Rng;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
 
-use crate::channels::sms::SmsText;
+use crate::channels::profiles::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;

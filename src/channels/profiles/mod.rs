@@ -1,8 +1,8 @@
-//! SMS through HTTP gateways described by profile files (`channels/*.toml`), not code.
+//! Gateways described by profile files (`channels/*.toml`), not code.
 //!
 //! A profile says how to send one message, how to read the provider's answer, how the
 //! provider reports delivery (webhook and/or polling) and how those reports authenticate.
-//! Everything here is pure: [`SmsProfile`] builds [`HttpRequest`]s and reads responses and
+//! Everything here is pure: [`Profile`] builds [`HttpRequest`]s and reads responses and
 //! webhook bodies; the caller owns the HTTP client, the server and the clock.
 //!
 //! # Templates
@@ -13,7 +13,7 @@
 //! and `secret.NAME`. Helpers: `{{json x}}` (a JSON literal), `{{urlencode x}}`.
 //! `${ENV_NAME}` anywhere in a template or webhook secret is replaced by that secret from
 //! the map given at load; a missing one is a load error. Secrets are never logged:
-//! [`SmsProfile`] and [`HttpRequest`] print redacted.
+//! [`Profile`] and [`HttpRequest`] print redacted.
 //!
 //! # Load errors
 //! Unknown keys, wrong types, bad templates, missing secrets and unusable paths fail at
@@ -34,7 +34,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use encoding::{SmsEncoding, SmsText};
-pub use gateway::SmsGateway;
+pub use gateway::ProfileGateway;
 pub use profile::{Limits, Method, ProfileFile, Reply};
 pub use request::HttpRequest;
 pub use types::{
@@ -47,7 +47,7 @@ use template::{CodeSet, Templates};
 
 /// A loaded, validated profile; cheap to clone.
 #[derive(Clone)]
-pub struct SmsProfile {
+pub struct Profile {
     inner: Arc<Inner>,
 }
 
@@ -63,16 +63,16 @@ struct Inner {
     webhook: Option<webhook::Compiled>,
 }
 
-impl fmt::Debug for SmsProfile {
+impl fmt::Debug for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmsProfile")
+        f.debug_struct("Profile")
             .field("name", &self.inner.file.name)
             .field("base_url", &self.inner.base_url)
             .finish_non_exhaustive()
     }
 }
 
-impl SmsProfile {
+impl Profile {
     /// Reads and validates a profile; `origin` (usually the file name) names it in errors
     /// until its `name` is known.
     pub fn load(
@@ -143,7 +143,7 @@ impl SmsProfile {
             .unwrap_or_else(|| file.base_url.clone())
             .trim_end_matches('/')
             .to_owned();
-        let profile = SmsProfile {
+        let profile = Profile {
             inner: Arc::new(Inner {
                 otherwise: file.statuses.otherwise.unwrap_or(DeliveryStatus::Pending),
                 base_url,

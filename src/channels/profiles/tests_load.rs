@@ -38,7 +38,7 @@ fn hmac_sha256_matches_rfc_4231() {
 }
 
 fn load_error(text: &str) -> ProfileError {
-    SmsProfile::load("bad.toml", text, &options()).expect_err("must not load")
+    Profile::load("bad.toml", text, &options()).expect_err("must not load")
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn base_url_override_and_form_arrays() {
         base_url: Some("http://127.0.0.1:9/".into()),
         ..options()
     };
-    let p = SmsProfile::load("x", SMSRU, &opts).unwrap();
+    let p = Profile::load("x", SMSRU, &opts).unwrap();
     assert_eq!(
         p.build_send(&MSG).unwrap().url,
         "http://127.0.0.1:9/sms/send"

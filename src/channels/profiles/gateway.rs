@@ -14,21 +14,21 @@ use futures::StreamExt;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::{LoadOptions, Method, SendOutcome, SmsMessage, SmsProfile};
+use super::{LoadOptions, Method, Profile, SendOutcome, SmsMessage};
 use crate::channels::{Destination, Outgoing, SendResult};
 use crate::settings::Sms as SmsSettings;
 use crate::templates::Rendered;
 
 #[derive(Debug, Clone)]
-pub struct SmsGateway {
-    profile: SmsProfile,
+pub struct ProfileGateway {
+    profile: Profile,
     client: reqwest::Client,
     sender: Option<String>,
     /// `sms:<profile>`: what messages record as their gateway.
     name: Arc<str>,
 }
 
-impl SmsGateway {
+impl ProfileGateway {
     pub fn from_settings(settings: &SmsSettings) -> anyhow::Result<Self> {
         let profile = load_profile(settings)?;
         let limits = profile.limits();
@@ -51,7 +51,7 @@ impl SmsGateway {
         &self.name
     }
 
-    pub fn profile(&self) -> &SmsProfile {
+    pub fn profile(&self) -> &Profile {
         &self.profile
     }
 
@@ -144,7 +144,7 @@ fn without_url(e: reqwest::Error) -> String {
 
 /// Loads `<profiles_dir>/<profile>.toml` with secrets from the environment (overridden by
 /// `sms.secrets`).
-pub fn load_profile(settings: &SmsSettings) -> anyhow::Result<SmsProfile> {
+pub fn load_profile(settings: &SmsSettings) -> anyhow::Result<Profile> {
     let path = settings
         .profiles_dir
         .join(format!("{}.toml", settings.profile));
@@ -159,9 +159,5 @@ pub fn load_profile(settings: &SmsSettings) -> anyhow::Result<SmsProfile> {
         base_url: Some(settings.base_url.clone()).filter(|u| !u.is_empty()),
         callback_url: Some(settings.callback_url.clone()).filter(|u| !u.is_empty()),
     };
-    Ok(SmsProfile::load(
-        &path.display().to_string(),
-        &text,
-        &options,
-    )?)
+    Ok(Profile::load(&path.display().to_string(), &text, &options)?)
 }

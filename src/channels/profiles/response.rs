@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::profile::{ResponseSpec, Retry};
 use super::template::{CodeSet, Templates, check_pointer, holds, lookup, scalar_text, snippet};
 use super::webhook::parse_time;
-use super::{BuildError, PollOutcome, ProfileError, Receipt, SendOutcome, SmsProfile};
+use super::{BuildError, PollOutcome, Profile, ProfileError, Receipt, SendOutcome};
 
 pub(super) struct Compiled {
     prefix: String,
@@ -237,7 +237,7 @@ impl Compiled {
 
     pub fn classify_poll(
         &self,
-        profile: &SmsProfile,
+        profile: &Profile,
         ctx: &Value,
         id: &str,
         status: u16,

@@ -36,8 +36,8 @@ pub(super) fn options() -> LoadOptions {
     }
 }
 
-pub(super) fn load(text: &str) -> SmsProfile {
-    SmsProfile::load("test.toml", text, &options()).unwrap_or_else(|e| panic!("{e}"))
+pub(super) fn load(text: &str) -> Profile {
+    Profile::load("test.toml", text, &options()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub(super) const MSG: SmsMessage<'static> = SmsMessage {
@@ -309,7 +309,7 @@ fn smsaero_request_answers_and_callback() {
         callback_url: None,
         ..options()
     };
-    let p = SmsProfile::load("x", SMSAERO, &without_callback).unwrap();
+    let p = Profile::load("x", SMSAERO, &without_callback).unwrap();
     let body: serde_json::Value =
         serde_json::from_slice(&p.build_send(&MSG).unwrap().body).unwrap();
     assert!(body.get("callbackUrl").is_none());

@@ -12,7 +12,7 @@ use super::profile::{
     WebhookFormat,
 };
 use super::template::{Templates, check_pointer, holds, lookup, scalar_text};
-use super::{ProfileError, Receipt, SmsProfile};
+use super::{Profile, ProfileError, Receipt};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
@@ -160,7 +160,7 @@ impl Compiled {
         }
     }
 
-    pub fn parse(&self, profile: &SmsProfile, body: &[u8]) -> Result<Vec<Receipt>, WebhookError> {
+    pub fn parse(&self, profile: &Profile, body: &[u8]) -> Result<Vec<Receipt>, WebhookError> {
         let malformed = |why: String| WebhookError::Malformed(why);
         let doc = match self.spec.format {
             WebhookFormat::Json => {
