@@ -27,6 +27,7 @@ pub mod profile;
 mod request;
 mod response;
 mod template;
+pub mod tracking;
 mod types;
 pub mod webhook;
 
