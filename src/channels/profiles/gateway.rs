@@ -1,4 +1,4 @@
-//! The SMS gateway: a provider profile put on the wire with reqwest.
+//! The HTTP gateway: a provider profile (SMS, mail or fax) put on the wire with reqwest.
 //!
 //! The profile (pure) says what to send and how to read the answer; this file only does
 //! the I/O, within the profile's concurrency limit and timeout. Our message id goes out as
@@ -6,6 +6,7 @@
 //! providers that de-duplicate by it.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,10 @@ use futures::StreamExt;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::{LoadOptions, Method, Profile, SendOutcome, SmsMessage};
+use super::{
+    HttpRequest, Kind, LoadOptions, Message, Method, PollOutcome, PollQuery, Profile,
+    SendOutcome, SmsMessage,
+};
 use crate::channels::{Destination, Outgoing, SendResult};
 use crate::settings::Sms as SmsSettings;
 use crate::templates::Rendered;
@@ -24,13 +28,25 @@ pub struct ProfileGateway {
     profile: Profile,
     client: reqwest::Client,
     sender: Option<String>,
-    /// `sms:<profile>`: what messages record as their gateway.
+    /// `<kind>:<profile>` (`sms:smsru`, `fax:phaxio`): what messages record as their gateway.
     name: Arc<str>,
 }
 
 impl ProfileGateway {
+    /// The SMS gateway of `[sms]`.
     pub fn from_settings(settings: &SmsSettings) -> anyhow::Result<Self> {
         let profile = load_profile(settings)?;
+        anyhow::ensure!(
+            profile.kind() == Kind::Sms,
+            "profile {} sends {}, not SMS",
+            profile.name(),
+            profile.kind().as_str()
+        );
+        Self::new(profile, Some(settings.sender.clone()))
+    }
+
+    /// A gateway for any loaded profile; `sender` (if not empty) overrides the profile's.
+    pub fn new(profile: Profile, sender: Option<String>) -> anyhow::Result<Self> {
         let limits = profile.limits();
         crate::channels::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -40,10 +56,10 @@ impl ProfileGateway {
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
-            name: format!("sms:{}", profile.name()).into(),
+            name: format!("{}:{}", profile.kind().as_str(), profile.name()).into(),
             profile,
             client,
-            sender: Some(settings.sender.clone()).filter(|s| !s.is_empty()),
+            sender: sender.filter(|s| !s.is_empty()),
         })
     }
 
@@ -51,35 +67,126 @@ impl ProfileGateway {
         &self.name
     }
 
+    pub fn kind(&self) -> Kind {
+        self.profile.kind()
+    }
+
     pub fn profile(&self) -> &Profile {
         &self.profile
     }
 
-    /// Sends a batch, at most the profile's `concurrency` requests at a time.
+    /// Sends a batch of SMS, at most the profile's `concurrency` requests at a time. Mail
+    /// and fax need the letter as a PDF, which an [`Outgoing`] does not carry: send them
+    /// with [`Self::send_message`].
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
         futures::stream::iter(batch)
-            .map(|message| self.send_one(message))
+            .map(|message| self.send_outgoing(message))
             .buffered(concurrency)
             .collect()
             .await
     }
 
-    async fn send_one(&self, message: Outgoing) -> SendResult {
+    async fn send_outgoing(&self, message: Outgoing) -> SendResult {
         let (Destination::Phone(to), Rendered::Sms { text }) = (&message.to, &message.content)
         else {
-            return SendResult::Permanent("only SMS goes through an SMS gateway".into());
+            return SendResult::Permanent(format!(
+                "{} content cannot go through the {} gateway {}",
+                match &message.content {
+                    Rendered::Sms { .. } => "SMS",
+                    Rendered::Email { .. } => "email",
+                    Rendered::Letter { .. } => "letter (not a PDF)",
+                },
+                self.kind().as_str(),
+                self.name
+            ));
         };
-        let sms = SmsMessage {
+        self.send_message(SmsMessage {
             message_id: &message.message_id,
             to,
             text,
-            sender: self.sender.as_deref(),
-        };
-        let request = match self.profile.build_send(&sms) {
+            sender: None,
+        })
+        .await
+    }
+
+    /// Sends one message of the profile's kind; the gateway's sender (from settings) is used
+    /// unless the message names one. `content_sha256` is of the text or the PDF.
+    pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
+        let mut message = message.into();
+        let sender = self.sender.as_deref();
+        match &mut message {
+            Message::Sms(m) => m.sender = m.sender.or(sender),
+            Message::Mail(m) => m.sender = m.sender.or(sender),
+            Message::Fax(m) => m.sender = m.sender.or(sender),
+        }
+        let content_sha256 = hex::encode(Sha256::digest(message.content_bytes()));
+        match self.send_outcome(message).await {
+            SendOutcome::Accepted {
+                provider_message_id,
+                tracking_number,
+            } => {
+                if provider_message_id.is_empty() {
+                    tracing::warn!(
+                        message_id = %message.message_id(),
+                        gateway = %self.name,
+                        "accepted without a provider id: its delivery report cannot be matched"
+                    );
+                }
+                if let Some(n) = tracking_number {
+                    tracing::info!(
+                        message_id = %message.message_id(),
+                        gateway = %self.name,
+                        tracking_number = %n,
+                        "letter accepted"
+                    );
+                }
+                SendResult::Accepted {
+                    gateway_message_id: provider_message_id,
+                    content_sha256,
+                }
+            }
+            SendOutcome::Transient(why) => SendResult::Transient(why),
+            SendOutcome::Permanent(why) => SendResult::Permanent(why),
+        }
+    }
+
+    /// Sends one message and reports the provider's answer as is (with a mail profile's
+    /// verified tracking number).
+    pub async fn send_outcome<'a>(&self, message: impl Into<Message<'a>>) -> SendOutcome {
+        let message = message.into();
+        let request = match self.profile.build_send(message) {
             Ok(r) => r,
-            Err(e) => return SendResult::Permanent(e.to_string()),
+            Err(e) => return SendOutcome::Permanent(e.to_string()),
         };
+        match self.execute(request).await {
+            Ok((status, body)) => self.profile.classify_send(message, status, &body),
+            // Connection refused, timeout: the provider may or may not have the message;
+            // a retry is the at-least-once side of that doubt.
+            Err(why) => SendOutcome::Transient(why),
+        }
+    }
+
+    /// Asks the provider for a message's status (the profile's `[poll]`), with the same
+    /// client, timeout and limits as sends. `to` is the phone or fax number (unused for
+    /// mail).
+    pub async fn poll(&self, provider_message_id: &str, to: &str) -> PollOutcome {
+        let query = PollQuery {
+            provider_message_id,
+            to,
+        };
+        let request = match self.profile.build_poll(&query) {
+            Ok(r) => r,
+            Err(e) => return PollOutcome::Permanent(e.to_string()),
+        };
+        match self.execute(request).await {
+            Ok((status, body)) => self.profile.parse_poll(&query, status, &body),
+            Err(why) => PollOutcome::Transient(why),
+        }
+    }
+
+    /// The request on the wire; `Err` is a transport failure (no URL: it may hold a key).
+    async fn execute(&self, request: HttpRequest) -> Result<(u16, Vec<u8>), String> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -89,44 +196,16 @@ impl ProfileGateway {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let outcome = match builder.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(body) => self.profile.classify_send(&sms, status, &body),
-                    Err(e) => SendOutcome::Transient(format!(
-                        "reading the answer failed: {}",
-                        without_url(e)
-                    )),
-                }
-            }
-            // Connection refused, timeout: the provider may or may not have the message;
-            // a retry is the at-least-once side of that doubt.
-            Err(e) => SendOutcome::Transient(format!("request failed: {}", without_url(e))),
-        };
-        match outcome {
-            SendOutcome::Accepted {
-                provider_message_id,
-            } if provider_message_id.is_empty() => {
-                tracing::warn!(
-                    message_id = %message.message_id,
-                    gateway = %self.name,
-                    "accepted without a provider id: its delivery report cannot be matched"
-                );
-                SendResult::Accepted {
-                    gateway_message_id: String::new(),
-                    content_sha256: hex::encode(Sha256::digest(text.as_bytes())),
-                }
-            }
-            SendOutcome::Accepted {
-                provider_message_id,
-            } => SendResult::Accepted {
-                gateway_message_id: provider_message_id,
-                content_sha256: hex::encode(Sha256::digest(text.as_bytes())),
-            },
-            SendOutcome::Transient(why) => SendResult::Transient(why),
-            SendOutcome::Permanent(why) => SendResult::Permanent(why),
-        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", without_url(e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer failed: {}", without_url(e)))?;
+        Ok((status, body.to_vec()))
     }
 }
 
@@ -145,19 +224,38 @@ fn without_url(e: reqwest::Error) -> String {
 /// Loads `<profiles_dir>/<profile>.toml` with secrets from the environment (overridden by
 /// `sms.secrets`).
 pub fn load_profile(settings: &SmsSettings) -> anyhow::Result<Profile> {
-    let path = settings
-        .profiles_dir
-        .join(format!("{}.toml", settings.profile));
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading SMS profile {}", path.display()))?;
-    let mut secrets: HashMap<String, String> = std::env::vars().collect();
-    for (name, value) in &settings.secrets {
-        secrets.insert(name.clone(), value.expose_secret().to_owned());
-    }
-    let options = LoadOptions {
+    let secrets = settings
+        .secrets
+        .iter()
+        .map(|(name, value)| (name.clone(), value.expose_secret().to_owned()))
+        .collect();
+    load_profile_file(
+        &settings.profiles_dir,
+        &settings.profile,
         secrets,
-        base_url: Some(settings.base_url.clone()).filter(|u| !u.is_empty()),
-        callback_url: Some(settings.callback_url.clone()).filter(|u| !u.is_empty()),
+        Some(settings.base_url.clone()),
+        Some(settings.callback_url.clone()),
+    )
+}
+
+/// Loads `<dir>/<name>.toml`, any kind. Secrets come from the environment, overridden by
+/// `secrets`; an empty `base_url` or `callback_url` counts as not given.
+pub fn load_profile_file(
+    dir: &Path,
+    name: &str,
+    secrets: HashMap<String, String>,
+    base_url: Option<String>,
+    callback_url: Option<String>,
+) -> anyhow::Result<Profile> {
+    let path = dir.join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading gateway profile {}", path.display()))?;
+    let mut all: HashMap<String, String> = std::env::vars().collect();
+    all.extend(secrets);
+    let options = LoadOptions {
+        secrets: all,
+        base_url: base_url.filter(|u| !u.is_empty()),
+        callback_url: callback_url.filter(|u| !u.is_empty()),
     };
     Ok(Profile::load(&path.display().to_string(), &text, &options)?)
 }

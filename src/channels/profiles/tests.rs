@@ -25,6 +25,11 @@ pub(super) fn options() -> LoadOptions {
             "GENERIC_SMS_WEBHOOK_SECRET",
             "generic-hmac-secret-0123456789",
         ),
+        ("HYBRID_MAIL_TOKEN", "hybrid-bearer-secret"),
+        ("HYBRID_MAIL_WEBHOOK_SECRET", "hybrid-hmac-secret-0123456789"),
+        ("PHAXIO_API_KEY", "phaxio-key"),
+        ("PHAXIO_API_SECRET", "phaxio-secret"),
+        ("PHAXIO_WEBHOOK_TOKEN", "phaxio-webhook-token-0123456789"),
     ];
     LoadOptions {
         secrets: secrets
@@ -53,9 +58,15 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 
 #[test]
 fn all_shipped_profiles_load() {
-    for text in [SMSRU, SMSC, SMSAERO, GENERIC] {
+    for (text, kind) in [
+        (SMSRU, Kind::Sms),
+        (SMSC, Kind::Sms),
+        (SMSAERO, Kind::Sms),
+        (GENERIC, Kind::Sms),
+    ] {
         let p = load(text);
         assert!(p.polls() && p.has_webhook(), "{}", p.name());
+        assert_eq!(p.kind(), kind, "{}", p.name());
     }
 }
 
@@ -89,7 +100,8 @@ fn smsru_send_request_and_answers() {
     assert_eq!(
         p.classify_send(&MSG, 200, ok),
         SendOutcome::Accepted {
-            provider_message_id: "000000-10000000".into()
+            provider_message_id: "000000-10000000".into(),
+            tracking_number: None
         }
     );
     let bad_number = r#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"ERROR","status_code":207,"status_text":"На этот номер нельзя отправлять сообщения"}}}"#;
@@ -197,7 +209,8 @@ fn smsc_request_answers_and_callback() {
     assert_eq!(
         p.classify_send(&MSG, 200, ok.as_bytes()),
         SendOutcome::Accepted {
-            provider_message_id: MSG.message_id.into()
+            provider_message_id: MSG.message_id.into(),
+            tracking_number: None
         }
     );
     for (code, permanent) in [
@@ -283,7 +296,8 @@ fn smsaero_request_answers_and_callback() {
     assert_eq!(
         p.classify_send(&MSG, 200, ok),
         SendOutcome::Accepted {
-            provider_message_id: "686325".into()
+            provider_message_id: "686325".into(),
+            tracking_number: None
         }
     );
     let invalid = br#"{"success":false,"data":null,"message":"Validation error."}"#;

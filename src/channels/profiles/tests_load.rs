@@ -63,8 +63,12 @@ fn load_errors_name_the_key() {
     assert_eq!(e.key, "receipts.status", "{e}");
     let e = load_error(&SMSC.replace(r#"failed = ["20..=25"]"#, r#"failed = ["25..=20"]"#));
     assert_eq!(e.key, "statuses.failed", "{e}");
-    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "fax""#));
+    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "telegram""#));
     assert_eq!(e.key, "kind", "{e}");
+    // A fax gets no `text` (nor `to`): an SMS profile relabelled fails on its first use.
+    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "fax""#));
+    assert_eq!(e.key, "send.fields.msg", "{e}");
+    assert!(e.message.contains("text"), "{e}");
     let e = load_error(
         &GENERIC
             .replace("generic-json", "g")
