@@ -515,3 +515,5 @@ impl Profile {
 mod tests;
 #[cfg(test)]
 mod tests_load;
+#[cfg(test)]
+mod tests_mail_fax;

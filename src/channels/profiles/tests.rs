@@ -9,6 +9,8 @@ pub(super) const SMSRU: &str = include_str!("../../../channels/smsru.toml");
 pub(super) const SMSC: &str = include_str!("../../../channels/smsc.toml");
 pub(super) const SMSAERO: &str = include_str!("../../../channels/smsaero.toml");
 pub(super) const GENERIC: &str = include_str!("../../../channels/generic-json.toml");
+pub(super) const HYBRID_MAIL: &str = include_str!("../../../channels/hybrid-mail.toml");
+pub(super) const FAX: &str = include_str!("../../../channels/fax.toml");
 
 pub(super) fn options() -> LoadOptions {
     let secrets = [
@@ -63,6 +65,8 @@ fn all_shipped_profiles_load() {
         (SMSC, Kind::Sms),
         (SMSAERO, Kind::Sms),
         (GENERIC, Kind::Sms),
+        (HYBRID_MAIL, Kind::Mail),
+        (FAX, Kind::Fax),
     ] {
         let p = load(text);
         assert!(p.polls() && p.has_webhook(), "{}", p.name());
