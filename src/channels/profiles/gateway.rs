@@ -16,8 +16,8 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::{
-    HttpRequest, Kind, LoadOptions, Message, Method, PollOutcome, PollQuery, Profile,
-    SendOutcome, SmsMessage,
+    HttpRequest, Kind, LoadOptions, Message, Method, PollOutcome, PollQuery, Profile, SendOutcome,
+    SmsMessage,
 };
 use crate::channels::{Destination, Outgoing, SendResult};
 use crate::settings::Sms as SmsSettings;
@@ -113,13 +113,7 @@ impl ProfileGateway {
     /// Sends one message of the profile's kind; the gateway's sender (from settings) is used
     /// unless the message names one. `content_sha256` is of the text or the PDF.
     pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
-        let mut message = message.into();
-        let sender = self.sender.as_deref();
-        match &mut message {
-            Message::Sms(m) => m.sender = m.sender.or(sender),
-            Message::Mail(m) => m.sender = m.sender.or(sender),
-            Message::Fax(m) => m.sender = m.sender.or(sender),
-        }
+        let message = message.into();
         let content_sha256 = hex::encode(Sha256::digest(message.content_bytes()));
         match self.send_outcome(message).await {
             SendOutcome::Accepted {
@@ -152,9 +146,15 @@ impl ProfileGateway {
     }
 
     /// Sends one message and reports the provider's answer as is (with a mail profile's
-    /// verified tracking number).
+    /// verified tracking number); the gateway's sender applies as in [`Self::send_message`].
     pub async fn send_outcome<'a>(&self, message: impl Into<Message<'a>>) -> SendOutcome {
-        let message = message.into();
+        let mut message = message.into();
+        let sender = self.sender.as_deref();
+        match &mut message {
+            Message::Sms(m) => m.sender = m.sender.or(sender),
+            Message::Mail(m) => m.sender = m.sender.or(sender),
+            Message::Fax(m) => m.sender = m.sender.or(sender),
+        }
         let request = match self.profile.build_send(message) {
             Ok(r) => r,
             Err(e) => return SendOutcome::Permanent(e.to_string()),
