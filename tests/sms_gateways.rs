@@ -117,6 +117,7 @@ fn accepted(outcome: SendOutcome) -> String {
     match outcome {
         SendOutcome::Accepted {
             provider_message_id,
+            ..
         } => provider_message_id,
         other => panic!("not accepted: {other:?}"),
     }

@@ -4,6 +4,8 @@
 //! `VESTNIK_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after).
 #![allow(dead_code)]
 
+pub mod fake_fax;
+pub mod fake_mail;
 pub mod fake_sms;
 pub mod notices;
 pub mod smtp_sink;

@@ -66,8 +66,8 @@ pub use request::HttpRequest;
 pub use tracking::{TrackingError, TrackingNumber, parse_tracking_number};
 pub use types::{
     BuildError, DeliveryStatus, Document, FaxMessage, LoadOptions, MailMessage, Message,
-    PollOutcome, PollQuery, Postal, ProfileError, RETURNED_UNCLAIMED_REASON, Receipt,
-    SendOutcome, SmsMessage,
+    PollOutcome, PollQuery, Postal, ProfileError, RETURNED_UNCLAIMED_REASON, Receipt, SendOutcome,
+    SmsMessage,
 };
 pub use webhook::WebhookError;
 
@@ -133,13 +133,19 @@ impl Profile {
         };
         let kind = file.kind;
         if file.service.is_some() && kind != Kind::Mail {
-            return Err(err("service", "only mail profiles order a postal service".into()));
+            return Err(err(
+                "service",
+                "only mail profiles order a postal service".into(),
+            ));
         }
         if file.send.file.is_some() && kind == Kind::Sms {
             return Err(err("send.file", "an SMS has no document".into()));
         }
         if file.poll.as_ref().is_some_and(|p| p.file.is_some()) {
-            return Err(err("poll.file", "a status request sends no document".into()));
+            return Err(err(
+                "poll.file",
+                "a status request sends no document".into(),
+            ));
         }
         if file.send.response.tracking_number.is_some() && kind != Kind::Mail {
             return Err(err(

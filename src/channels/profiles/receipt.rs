@@ -52,9 +52,17 @@ impl StatusTable {
                 &map.delivered,
                 Class::Status(DeliveryStatus::Delivered),
             ),
-            ("expired", &map.expired, Class::Status(DeliveryStatus::Expired)),
+            (
+                "expired",
+                &map.expired,
+                Class::Status(DeliveryStatus::Expired),
+            ),
             ("failed", &map.failed, Class::Status(DeliveryStatus::Failed)),
-            ("pending", &map.pending, Class::Status(DeliveryStatus::Pending)),
+            (
+                "pending",
+                &map.pending,
+                Class::Status(DeliveryStatus::Pending),
+            ),
         ] {
             let set = CodeSet::new(values).map_err(|m| (format!("statuses.{key}"), m))?;
             sets.push((set, class));
@@ -195,7 +203,8 @@ pub(super) fn read(
             DeliveryStatus::Delivered
         }
         Class::Status(DeliveryStatus::Delivered) => {
-            let count = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<u32>().ok());
+            let count =
+                |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<u32>().ok());
             match (count(&sent), count(&submitted)) {
                 (Some(s), Some(t)) if s != t => {
                     reason = Some(format!("{s} of {t} pages sent"));

@@ -326,10 +326,11 @@ pub(super) fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
         digest.update(&p.data);
     }
     let mut boundary = format!("vestnik-{}", &hex::encode(digest.finalize())[..32]);
-    while parts
-        .iter()
-        .any(|p| p.data.windows(boundary.len()).any(|w| w == boundary.as_bytes()))
-    {
+    while parts.iter().any(|p| {
+        p.data
+            .windows(boundary.len())
+            .any(|w| w == boundary.as_bytes())
+    }) {
         boundary.push('x');
     }
     // Quotes and line breaks in names are percent-encoded, as browsers do.
@@ -341,7 +342,10 @@ pub(super) fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
     let mut body = Vec::new();
     for p in parts {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", quoted(&p.name));
+        let mut disposition = format!(
+            "Content-Disposition: form-data; name=\"{}\"",
+            quoted(&p.name)
+        );
         if let Some(f) = &p.filename {
             disposition.push_str(&format!("; filename=\"{}\"", quoted(f)));
         }

@@ -42,8 +42,14 @@ impl Compiled {
             }
             paths.push((format!("{key}.path"), &c.path));
         }
-        let missing = |key: &str| t.error(&format!("{prefix}.{key}"), "missing: where to read it from");
-        let unused = |key: &str| t.error(&format!("{prefix}.{key}"), format!("not used in [{section}]"));
+        let missing =
+            |key: &str| t.error(&format!("{prefix}.{key}"), "missing: where to read it from");
+        let unused = |key: &str| {
+            t.error(
+                &format!("{prefix}.{key}"),
+                format!("not used in [{section}]"),
+            )
+        };
         let mut status_keys = Vec::new();
         let mut report_keys = Vec::new();
         let report_paths = spec

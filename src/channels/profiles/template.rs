@@ -229,7 +229,9 @@ impl CodeSet {
                     .is_some_and(|n| (*lo..=*hi).contains(&n))
                     .then_some(0),
                 CodeMatch::Family(f) => (value == f
-                    || value.strip_prefix(f.as_str()).is_some_and(|r| r.starts_with('.')))
+                    || value
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|r| r.starts_with('.')))
                 .then_some(f.len() + 1),
                 CodeMatch::Prefix(p) => value.starts_with(p.as_str()).then_some(p.len()),
             })

@@ -28,7 +28,10 @@ pub(super) fn options() -> LoadOptions {
             "generic-hmac-secret-0123456789",
         ),
         ("HYBRID_MAIL_TOKEN", "hybrid-bearer-secret"),
-        ("HYBRID_MAIL_WEBHOOK_SECRET", "hybrid-hmac-secret-0123456789"),
+        (
+            "HYBRID_MAIL_WEBHOOK_SECRET",
+            "hybrid-hmac-secret-0123456789",
+        ),
         ("PHAXIO_API_KEY", "phaxio-key"),
         ("PHAXIO_API_SECRET", "phaxio-secret"),
         ("PHAXIO_WEBHOOK_TOKEN", "phaxio-webhook-token-0123456789"),

@@ -65,7 +65,10 @@ fn mail_send_request_carries_the_letter() {
         body["document"]["sha256"],
         hex::encode(sha2::Sha256::digest(PDF))
     );
-    assert_eq!(body["callback_url"], "https://vestnik.example/v1/receipts/x");
+    assert_eq!(
+        body["callback_url"],
+        "https://vestnik.example/v1/receipts/x"
+    );
 
     let wrong = p.build_send(&MSG).unwrap_err();
     assert!(matches!(wrong, BuildError::WrongKind { .. }), "{wrong}");
@@ -80,7 +83,6 @@ fn mail_send_request_carries_the_letter() {
         Err(BuildError::WrongKind { .. })
     ));
 }
-
 
 #[test]
 fn mail_tracking_number_is_verified() {
@@ -185,7 +187,10 @@ fn mail_events_map_to_statuses() {
         let r = p.parse_webhook(body.as_bytes()).unwrap();
         assert_eq!(r.len(), 1);
         let r = &r[0];
-        let code = format!("{}.{}", doc["event"]["operation"], doc["event"]["attribute"]);
+        let code = format!(
+            "{}.{}",
+            doc["event"]["operation"], doc["event"]["attribute"]
+        );
         assert_eq!((r.status, r.reason.as_deref()), (status, reason), "{code}");
         assert_eq!(r.provider_message_id, "L-1");
         assert_eq!(r.provider_status, doc["event"]["name"].as_str().unwrap());
@@ -248,7 +253,10 @@ fn mail_poll() {
         to: "",
     };
     let req = p.build_poll(&q).unwrap();
-    assert_eq!(req.url, "https://hybrid-mail.example.invalid/v1/letters/L-1");
+    assert_eq!(
+        req.url,
+        "https://hybrid-mail.example.invalid/v1/letters/L-1"
+    );
     let mut doc = event(3, 1, "Возврат", Some("Истек срок хранения"));
     doc["id"] = "L-1".into();
     let PollOutcome::Status(r) = p.parse_poll(&q, 200, doc.to_string().as_bytes()) else {
@@ -411,10 +419,17 @@ fn fax_webhooks_are_signed_and_mapped() {
         assert_eq!(r.details["error_type"], "lineError");
     }
 
-    let (headers, body) =
-        phaxio_webhook(fax_object("inprogress", None), "transmitting_page", token, url);
+    let (headers, body) = phaxio_webhook(
+        fax_object("inprogress", None),
+        "transmitting_page",
+        token,
+        url,
+    );
     p.verify_webhook(None, &headers, &body).unwrap();
-    assert!(p.parse_webhook(&body).unwrap().is_empty(), "inflight skipped");
+    assert!(
+        p.parse_webhook(&body).unwrap().is_empty(),
+        "inflight skipped"
+    );
 
     let (headers, body) = phaxio_webhook(
         fax_object("success", None),
@@ -432,12 +447,18 @@ fn fax_webhooks_are_signed_and_mapped() {
         token,
         "https://attacker.example/hook",
     );
-    assert!(p.verify_webhook(None, &headers, &body).is_err(), "URL signed");
+    assert!(
+        p.verify_webhook(None, &headers, &body).is_err(),
+        "URL signed"
+    );
     let (headers, mut body) =
         phaxio_webhook(fax_object("failure", None), "fax_completed", token, url);
     let at = body.windows(7).position(|w| w == b"failure").unwrap();
     body[at..at + 7].copy_from_slice(b"success");
-    assert!(p.verify_webhook(None, &headers, &body).is_err(), "body signed");
+    assert!(
+        p.verify_webhook(None, &headers, &body).is_err(),
+        "body signed"
+    );
     assert!(p.verify_webhook(None, &HeaderMap::new(), &body).is_err());
 
     let no_url = LoadOptions {
@@ -592,12 +613,7 @@ fn kind_rules_at_load() {
     )
     .unwrap_err();
     assert_eq!(e.key, "send.template", "{e}");
-    let e = Profile::load(
-        "x",
-        &FAX.replace("{{fax_number}}", "{{text}}"),
-        &options(),
-    )
-    .unwrap_err();
+    let e = Profile::load("x", &FAX.replace("{{fax_number}}", "{{text}}"), &options()).unwrap_err();
     assert_eq!(e.key, "send.fields.to", "{e}");
     let e = Profile::load(
         "x",
@@ -635,10 +651,16 @@ fn multipart_round_trip() {
         },
     ];
     let (boundary, body) = request::multipart(&parts_in);
-    assert!(!PDF.windows(boundary.len()).any(|w| w == boundary.as_bytes()));
+    assert!(
+        !PDF.windows(boundary.len())
+            .any(|w| w == boundary.as_bytes())
+    );
     let out = parts(&body);
     assert_eq!(out.len(), 2);
-    assert_eq!((out[0].name.as_str(), &out[0].data[..]), ("a%22b", &b"x\r\n--y"[..]));
+    assert_eq!(
+        (out[0].name.as_str(), &out[0].data[..]),
+        ("a%22b", &b"x\r\n--y"[..])
+    );
     assert_eq!(out[1].filename.as_deref(), Some("f.pdf"));
     assert_eq!(out[1].data, PDF);
     assert!(webhook::parse_multipart(b"--b\r\nno end").is_err());

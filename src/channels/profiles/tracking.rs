@@ -138,7 +138,11 @@ mod tests {
         // EE004107342DE: a Deutsche Post EMS item in a published Russian Post tracking example;
         // RB123456785GB: the serial used to illustrate S10 (8·1+6·2+…+7·8 = 204, 11 − 6 = 5).
         for n in ["EE004107342DE", "RB123456785GB"] {
-            assert_eq!(parse_tracking_number(n), Ok(TrackingNumber::S10(n.into())), "{n}");
+            assert_eq!(
+                parse_tracking_number(n),
+                Ok(TrackingNumber::S10(n.into())),
+                "{n}"
+            );
         }
         // 10 → 0 and 11 → 5.
         assert_eq!(s10_check_digit(&[0, 0, 0, 0, 0, 0, 0, 0]), 5);

@@ -334,11 +334,7 @@ impl Compiled {
 
 /// What Phaxio signs: the URL, then `name value` of each field sorted by name, then
 /// `name sha1hex(contents)` of each file part sorted by name, all run together.
-pub fn signed_text(
-    url: &str,
-    fields: &[(String, String)],
-    files: &[(String, Vec<u8>)],
-) -> Vec<u8> {
+pub fn signed_text(url: &str, fields: &[(String, String)], files: &[(String, Vec<u8>)]) -> Vec<u8> {
     use sha1::{Digest as _, Sha1};
     let mut fields: Vec<&(String, String)> = fields.iter().collect();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
