@@ -56,9 +56,9 @@ async fn execute(req: &HttpRequest, timeout: Duration) -> Result<(u16, Vec<u8>),
 }
 
 async fn send(p: &Profile) -> SendOutcome {
-    let req = p.build_send(&MSG).expect("request");
+    let req = p.build_send(MSG).expect("request");
     match execute(&req, Duration::from_millis(p.limits().timeout_ms)).await {
-        Ok((status, body)) => p.classify_send(&MSG, status, &body),
+        Ok((status, body)) => p.classify_send(MSG, status, &body),
         Err(e) => SendOutcome::Transient(format!("{e}")),
     }
 }
@@ -241,7 +241,7 @@ async fn slow_gateway_times_out_and_silent_one_never_reports() {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let p = profile(&fake, None);
     fake.fail_next(1, Fault::Slow(Duration::from_millis(800)));
-    let req = p.build_send(&MSG).unwrap();
+    let req = p.build_send(MSG).unwrap();
     assert!(
         execute(&req, Duration::from_millis(200))
             .await
@@ -257,9 +257,9 @@ async fn slow_gateway_times_out_and_silent_one_never_reports() {
         message_id: "0190a1b2-c3d4-7e5f-8a9b-000000000002",
         ..MSG
     };
-    let req = p.build_send(&other).unwrap();
+    let req = p.build_send(other).unwrap();
     let (status, body) = execute(&req, Duration::from_secs(5)).await.unwrap();
-    let reported = accepted(p.classify_send(&other, status, &body));
+    let reported = accepted(p.classify_send(other, status, &body));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ids: Vec<String> = got
         .lock()

@@ -7,7 +7,7 @@ use super::*;
 fn bad_phone_is_a_build_error() {
     let p = load(GENERIC);
     let m = SmsMessage { to: "12-34", ..MSG };
-    assert!(matches!(p.build_send(&m), Err(BuildError::BadPhone(_))));
+    assert!(matches!(p.build_send(m), Err(BuildError::BadPhone(_))));
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn base_url_override_and_form_arrays() {
     };
     let p = Profile::load("x", SMSRU, &opts).unwrap();
     assert_eq!(
-        p.build_send(&MSG).unwrap().url,
+        p.build_send(MSG).unwrap().url,
         "http://127.0.0.1:9/sms/send"
     );
     let v = webhook::form_to_value(b"data[0]=a&data[1]=b&x=1&x=2");

@@ -70,7 +70,7 @@ fn mail_send_request_carries_the_letter() {
         "https://vestnik.example/v1/receipts/x"
     );
 
-    let wrong = p.build_send(&MSG).unwrap_err();
+    let wrong = p.build_send(MSG).unwrap_err();
     assert!(matches!(wrong, BuildError::WrongKind { .. }), "{wrong}");
     let mut bad = letter();
     bad.document.pdf = b"<html>";
