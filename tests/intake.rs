@@ -627,7 +627,7 @@ async fn an_sms_over_its_kinds_part_limit_fails_with_the_count(backend: Backend)
             .unwrap(),
     );
     let json: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-    let counted = vestnik::channels::sms::SmsText::analyze(json["text"].as_str().unwrap());
+    let counted = vestnik::channels::profiles::SmsText::analyze(json["text"].as_str().unwrap());
     assert_eq!(json["encoding"], "Ucs2");
     assert_eq!(json["parts"], counted.parts);
     assert!((2..=5).contains(&counted.parts), "{counted:?}");

@@ -11,9 +11,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::fake_sms::{FakeProvider, Fault, Provider, Report, Signing};
-use vestnik::channels::sms::{
-    DeliveryStatus, HttpRequest, LoadOptions, PollOutcome, PollQuery, Receipt, SendOutcome,
-    SmsMessage, SmsProfile,
+use vestnik::channels::profiles::{
+    DeliveryStatus, HttpRequest, LoadOptions, PollOutcome, PollQuery, Profile, Receipt,
+    SendOutcome, SmsMessage,
 };
 
 const ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
@@ -24,7 +24,7 @@ const MSG: SmsMessage<'static> = SmsMessage {
     sender: Some("Energo"),
 };
 
-fn profile(fake: &FakeProvider, callback_url: Option<String>) -> SmsProfile {
+fn profile(fake: &FakeProvider, callback_url: Option<String>) -> Profile {
     let path = format!(
         "{}/channels/{}",
         env!("CARGO_MANIFEST_DIR"),
@@ -36,7 +36,7 @@ fn profile(fake: &FakeProvider, callback_url: Option<String>) -> SmsProfile {
         base_url: Some(fake.base_url.clone()),
         callback_url,
     };
-    SmsProfile::load(&path, &text, &options).unwrap_or_else(|e| panic!("{e}"))
+    Profile::load(&path, &text, &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn execute(req: &HttpRequest, timeout: Duration) -> Result<(u16, Vec<u8>), reqwest::Error> {
@@ -55,15 +55,15 @@ async fn execute(req: &HttpRequest, timeout: Duration) -> Result<(u16, Vec<u8>),
     Ok((status, response.bytes().await?.to_vec()))
 }
 
-async fn send(p: &SmsProfile) -> SendOutcome {
-    let req = p.build_send(&MSG).expect("request");
+async fn send(p: &Profile) -> SendOutcome {
+    let req = p.build_send(MSG).expect("request");
     match execute(&req, Duration::from_millis(p.limits().timeout_ms)).await {
-        Ok((status, body)) => p.classify_send(&MSG, status, &body),
+        Ok((status, body)) => p.classify_send(MSG, status, &body),
         Err(e) => SendOutcome::Transient(format!("{e}")),
     }
 }
 
-async fn poll(p: &SmsProfile, provider_id: &str) -> PollOutcome {
+async fn poll(p: &Profile, provider_id: &str) -> PollOutcome {
     let q = PollQuery {
         provider_message_id: provider_id,
         to: MSG.to,
@@ -77,9 +77,9 @@ async fn poll(p: &SmsProfile, provider_id: &str) -> PollOutcome {
 type Receipts = Arc<Mutex<Vec<Receipt>>>;
 
 /// A stand-in for `POST /v1/receipts/{profile}`: verify, parse, record, reply.
-async fn receiver(p: SmsProfile) -> (String, Receipts) {
+async fn receiver(p: Profile) -> (String, Receipts) {
     async fn hook(
-        State((p, got)): State<(SmsProfile, Receipts)>,
+        State((p, got)): State<(Profile, Receipts)>,
         RawQuery(query): RawQuery,
         headers: HeaderMap,
         body: Bytes,
@@ -117,6 +117,7 @@ fn accepted(outcome: SendOutcome) -> String {
     match outcome {
         SendOutcome::Accepted {
             provider_message_id,
+            ..
         } => provider_message_id,
         other => panic!("not accepted: {other:?}"),
     }
@@ -240,7 +241,7 @@ async fn slow_gateway_times_out_and_silent_one_never_reports() {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let p = profile(&fake, None);
     fake.fail_next(1, Fault::Slow(Duration::from_millis(800)));
-    let req = p.build_send(&MSG).unwrap();
+    let req = p.build_send(MSG).unwrap();
     assert!(
         execute(&req, Duration::from_millis(200))
             .await
@@ -256,9 +257,9 @@ async fn slow_gateway_times_out_and_silent_one_never_reports() {
         message_id: "0190a1b2-c3d4-7e5f-8a9b-000000000002",
         ..MSG
     };
-    let req = p.build_send(&other).unwrap();
+    let req = p.build_send(other).unwrap();
     let (status, body) = execute(&req, Duration::from_secs(5)).await.unwrap();
-    let reported = accepted(p.classify_send(&other, status, &body));
+    let reported = accepted(p.classify_send(other, status, &body));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ids: Vec<String> = got
         .lock()
@@ -303,8 +304,7 @@ async fn wrong_credentials_are_rejected_by_every_fake() {
             base_url: Some(fake.base_url.clone()),
             callback_url: None,
         };
-        let p =
-            SmsProfile::load(&path, &std::fs::read_to_string(&path).unwrap(), &options).unwrap();
+        let p = Profile::load(&path, &std::fs::read_to_string(&path).unwrap(), &options).unwrap();
         let outcome = send(&p).await;
         assert!(
             !matches!(outcome, SendOutcome::Accepted { .. }),

@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 pub use intents::Accepted;
 pub use problem::ApiError;
 
-use crate::channels::sms::SmsGateway;
+use crate::channels::profiles::ProfileGateway;
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::settings::Settings;
@@ -34,7 +34,7 @@ pub struct AppState {
     pub rulebook: Arc<Rulebook>,
     /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
     /// The HTTP gateways whose delivery reports `/v1/receipts/{profile}` takes.
-    pub providers: Vec<SmsGateway>,
+    pub providers: Vec<ProfileGateway>,
     /// The time intake and compliance plan by.
     pub clock: Clock,
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::{info, warn};
 
 use super::{ApiError, AppState};
-use crate::channels::sms::WebhookError;
+use crate::channels::profiles::WebhookError;
 use crate::storage::{NewReceipt, ReceiptOutcome};
 
 pub async fn receive(

@@ -8,7 +8,7 @@ pub mod email;
 pub mod outbox;
 pub mod resilience;
 pub mod routes;
-pub mod sms;
+pub mod profiles;
 pub mod smtp;
 
 use std::time::Duration;
@@ -72,7 +72,7 @@ pub enum SendResult {
 #[derive(Debug, Clone)]
 pub enum Gateway {
     Outbox(outbox::Outbox),
-    Sms(sms::SmsGateway),
+    Sms(profiles::ProfileGateway),
     Smtp(smtp::SmtpGateway),
 }
 
@@ -156,7 +156,7 @@ impl Gateways {
     }
 
     /// The HTTP providers (SMS today), whose delivery reports come to `/v1/receipts`.
-    pub fn providers(&self) -> Vec<sms::SmsGateway> {
+    pub fn providers(&self) -> Vec<profiles::ProfileGateway> {
         [&self.sms, &self.email, &self.mail, &self.fax]
             .into_iter()
             .flat_map(|route| route.gateways())
@@ -198,7 +198,7 @@ fn sms_route(settings: &Settings) -> anyhow::Result<ChannelRoute> {
         if !provider.callback_url.is_empty() {
             one.callback_url = provider.callback_url;
         }
-        let gateway = sms::SmsGateway::from_settings(&one)?;
+        let gateway = profiles::ProfileGateway::from_settings(&one)?;
         let profile = gateway.profile().limits();
         let limits = Limits {
             rate_per_sec: Some(profile.rate_per_sec).filter(|r| *r > 0.0),

@@ -114,7 +114,7 @@ fn file_content(
             "eml",
         )),
         (Rendered::Sms { text }, Destination::Phone(phone)) => {
-            let sms = super::sms::SmsText::analyze(text);
+            let sms = super::profiles::SmsText::analyze(text);
             let body = json!({
                 "id": message.message_id,
                 "to": phone,

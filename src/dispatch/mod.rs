@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::{info, instrument, warn};
 
 use crate::channels::routes::Sent;
-use crate::channels::sms::SmsText;
+use crate::channels::profiles::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;

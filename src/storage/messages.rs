@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{Db, Dialect, with_pool};
-use crate::channels::sms::SmsText;
+use crate::channels::profiles::SmsText;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 /// A message a worker now owns.

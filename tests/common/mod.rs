@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod dkim;
+pub mod fake_fax;
+pub mod fake_mail;
 pub mod fake_sms;
 pub mod notices;
 pub mod smtp_sink;

@@ -7,7 +7,7 @@ use super::*;
 fn bad_phone_is_a_build_error() {
     let p = load(GENERIC);
     let m = SmsMessage { to: "12-34", ..MSG };
-    assert!(matches!(p.build_send(&m), Err(BuildError::BadPhone(_))));
+    assert!(matches!(p.build_send(m), Err(BuildError::BadPhone(_))));
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn hmac_sha256_matches_rfc_4231() {
 }
 
 fn load_error(text: &str) -> ProfileError {
-    SmsProfile::load("bad.toml", text, &options()).expect_err("must not load")
+    Profile::load("bad.toml", text, &options()).expect_err("must not load")
 }
 
 #[test]
@@ -63,8 +63,12 @@ fn load_errors_name_the_key() {
     assert_eq!(e.key, "receipts.status", "{e}");
     let e = load_error(&SMSC.replace(r#"failed = ["20..=25"]"#, r#"failed = ["25..=20"]"#));
     assert_eq!(e.key, "statuses.failed", "{e}");
-    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "fax""#));
+    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "telegram""#));
     assert_eq!(e.key, "kind", "{e}");
+    // A fax gets no `text` (nor `to`): an SMS profile relabelled fails on its first use.
+    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "fax""#));
+    assert_eq!(e.key, "send.fields.msg", "{e}");
+    assert!(e.message.contains("text"), "{e}");
     let e = load_error(
         &GENERIC
             .replace("generic-json", "g")
@@ -82,9 +86,9 @@ fn base_url_override_and_form_arrays() {
         base_url: Some("http://127.0.0.1:9/".into()),
         ..options()
     };
-    let p = SmsProfile::load("x", SMSRU, &opts).unwrap();
+    let p = Profile::load("x", SMSRU, &opts).unwrap();
     assert_eq!(
-        p.build_send(&MSG).unwrap().url,
+        p.build_send(MSG).unwrap().url,
         "http://127.0.0.1:9/sms/send"
     );
     let v = webhook::form_to_value(b"data[0]=a&data[1]=b&x=1&x=2");

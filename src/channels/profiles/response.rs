@@ -8,14 +8,19 @@
 
 use serde_json::Value;
 
-use super::profile::{ResponseSpec, Retry};
+use super::profile::{ResponseSpec, Retry, StatusPath};
+use super::receipt::{self, ReportPaths};
 use super::template::{CodeSet, Templates, check_pointer, holds, lookup, scalar_text, snippet};
-use super::webhook::parse_time;
-use super::{BuildError, PollOutcome, ProfileError, Receipt, SendOutcome, SmsProfile};
+use super::tracking::parse_tracking_number;
+use super::{BuildError, PollOutcome, Profile, ProfileError, SendOutcome};
 
 pub(super) struct Compiled {
     prefix: String,
     spec: ResponseSpec,
+    /// The template keys of the status paths, in order.
+    status_keys: Vec<String>,
+    /// Report field name → template key.
+    report_keys: Vec<(String, String)>,
     permanent: CodeSet,
     transient: CodeSet,
     transient_http: CodeSet,
@@ -37,35 +42,68 @@ impl Compiled {
             }
             paths.push((format!("{key}.path"), &c.path));
         }
-        let (wanted, unwanted) = if is_send {
-            ("message_id", "status")
-        } else {
-            ("status", "message_id")
-        };
-        let field = |name: &str| match name {
-            "message_id" => &spec.message_id,
-            _ => &spec.status,
-        };
-        match field(wanted) {
-            Some(p) => paths.push((format!("{prefix}.{wanted}"), p)),
-            None => {
-                return Err(t.error(
-                    &format!("{prefix}.{wanted}"),
-                    "missing: where to read it from",
-                ));
-            }
-        }
-        if field(unwanted).is_some() {
-            return Err(t.error(
-                &format!("{prefix}.{unwanted}"),
+        let missing =
+            |key: &str| t.error(&format!("{prefix}.{key}"), "missing: where to read it from");
+        let unused = |key: &str| {
+            t.error(
+                &format!("{prefix}.{key}"),
                 format!("not used in [{section}]"),
-            ));
-        }
-        if let Some(p) = &spec.time {
-            if is_send {
-                return Err(t.error(&format!("{prefix}.time"), "not used in [send]"));
+            )
+        };
+        let mut status_keys = Vec::new();
+        let mut report_keys = Vec::new();
+        let report_paths = spec
+            .report
+            .as_ref()
+            .map(receipt::field_paths)
+            .unwrap_or_default();
+        if is_send {
+            match &spec.message_id {
+                Some(p) => paths.push((format!("{prefix}.message_id"), p)),
+                None => return Err(missing("message_id")),
             }
-            paths.push((format!("{prefix}.time"), p));
+            if let Some(p) = &spec.tracking_number {
+                paths.push((format!("{prefix}.tracking_number"), p));
+            }
+            for (key, present) in [
+                ("status", spec.status.is_some()),
+                ("time", spec.time.is_some()),
+                ("report", spec.report.is_some()),
+            ] {
+                if present {
+                    return Err(unused(key));
+                }
+            }
+        } else {
+            match &spec.status {
+                Some(StatusPath::One(p)) => {
+                    status_keys.push(format!("{prefix}.status"));
+                    paths.push((format!("{prefix}.status"), p));
+                }
+                Some(StatusPath::Joined(ps)) if !ps.is_empty() => {
+                    for (i, p) in ps.iter().enumerate() {
+                        status_keys.push(format!("{prefix}.status.{i}"));
+                        paths.push((format!("{prefix}.status.{i}"), p));
+                    }
+                }
+                _ => return Err(missing("status")),
+            }
+            for (key, present) in [
+                ("message_id", spec.message_id.is_some()),
+                ("tracking_number", spec.tracking_number.is_some()),
+            ] {
+                if present {
+                    return Err(unused(key));
+                }
+            }
+            if let Some(p) = &spec.time {
+                paths.push((format!("{prefix}.time"), p));
+            }
+            for (name, path) in &report_paths {
+                let key = format!("{prefix}.report.{name}");
+                report_keys.push((name.clone(), key.clone()));
+                paths.push((key, path));
+            }
         }
         for (i, p) in spec.error_code.iter().enumerate() {
             paths.push((format!("{prefix}.error_code.{i}"), p));
@@ -81,6 +119,8 @@ impl Compiled {
             CodeSet::new(values).map_err(|m| t.error(&format!("{prefix}.{key}"), m))
         };
         Ok(Compiled {
+            status_keys,
+            report_keys,
             permanent: set("permanent_codes", &spec.permanent_codes)?,
             transient: set("transient_codes", &spec.transient_codes)?,
             transient_http: set("transient_http", &spec.transient_http)?,
@@ -92,8 +132,9 @@ impl Compiled {
     /// Renders every path once (a load-time check).
     pub fn check_paths(&self, t: &Templates, ctx: &Value) -> Result<(), BuildError> {
         self.read(t, ctx, "message_id", &Value::Null)?;
-        self.read(t, ctx, "status", &Value::Null)?;
+        self.read(t, ctx, "tracking_number", &Value::Null)?;
         self.read(t, ctx, "time", &Value::Null)?;
+        self.report_paths(t, ctx)?;
         self.conditions_hold(t, ctx, &Value::Null)?;
         self.error_detail(t, ctx, &Value::Null)?;
         Ok(())
@@ -108,7 +149,7 @@ impl Compiled {
     ) -> Result<Option<Value>, BuildError> {
         let present = match field {
             "message_id" => self.spec.message_id.is_some(),
-            "status" => self.spec.status.is_some(),
+            "tracking_number" => self.spec.tracking_number.is_some(),
             _ => self.spec.time.is_some(),
         };
         if !present {
@@ -116,6 +157,28 @@ impl Compiled {
         }
         let path = t.render(&format!("{}.{field}", self.prefix), ctx)?;
         Ok(lookup(doc, &path).cloned())
+    }
+
+    /// The status and report paths, rendered.
+    fn report_paths(&self, t: &Templates, ctx: &Value) -> Result<ReportPaths, BuildError> {
+        let mut status = Vec::new();
+        for key in &self.status_keys {
+            status.push(t.render(key, ctx)?);
+        }
+        let time = match &self.spec.time {
+            Some(_) => Some(t.render(&format!("{}.time", self.prefix), ctx)?),
+            None => None,
+        };
+        let mut fields = std::collections::BTreeMap::new();
+        for (name, key) in &self.report_keys {
+            fields.insert(name.clone(), t.render(key, ctx)?);
+        }
+        Ok(ReportPaths {
+            status,
+            time,
+            time_format: self.spec.time_format,
+            fields,
+        })
     }
 
     fn conditions_hold(&self, t: &Templates, ctx: &Value, doc: &Value) -> Result<bool, BuildError> {
@@ -216,28 +279,46 @@ impl Compiled {
         status: u16,
         body: &[u8],
     ) -> SendOutcome {
-        match self.verdict(t, ctx, status, body) {
-            Ok(doc) => match self.read(t, ctx, "message_id", &doc) {
-                Ok(Some(id)) if scalar_text(&id).is_some_and(|s| !s.is_empty()) => {
-                    SendOutcome::Accepted {
-                        provider_message_id: scalar_text(&id).unwrap_or_default(),
-                    }
+        let doc = match self.verdict(t, ctx, status, body) {
+            Ok(doc) => doc,
+            Err((Retry::Transient, why)) => return SendOutcome::Transient(why),
+            Err((Retry::Permanent, why)) => return SendOutcome::Permanent(why),
+        };
+        let text = |field| {
+            self.read(t, ctx, field, &doc)
+                .map(|v| v.as_ref().and_then(scalar_text).filter(|s| !s.is_empty()))
+        };
+        // Accepted is accepted: a retry would send the customer a second copy. Without the
+        // provider's id no report can be matched; that is the cost.
+        let provider_message_id = match text("message_id") {
+            Ok(id) => id.unwrap_or_default(),
+            Err(e) => return SendOutcome::Permanent(e.to_string()),
+        };
+        let tracking_number = match text("tracking_number") {
+            Ok(None) => None,
+            Ok(Some(n)) => match parse_tracking_number(&n) {
+                Ok(n) => Some(n.to_string()),
+                // Permanent: the provider has the letter and answered this number for it;
+                // with our client id a resend gets the same answer, without one it posts a
+                // second letter. An operator reconciles with the provider (its id is here).
+                Err(e) => {
+                    return SendOutcome::Permanent(format!(
+                        "provider accepted the letter as {provider_message_id} but its \
+                         tracking number is invalid: {e}"
+                    ));
                 }
-                // Accepted is accepted: a retry would send the customer a second copy.
-                // Without the provider's id no report can be matched; that is the cost.
-                Ok(_) => SendOutcome::Accepted {
-                    provider_message_id: String::new(),
-                },
-                Err(e) => SendOutcome::Permanent(e.to_string()),
             },
-            Err((Retry::Transient, why)) => SendOutcome::Transient(why),
-            Err((Retry::Permanent, why)) => SendOutcome::Permanent(why),
+            Err(e) => return SendOutcome::Permanent(e.to_string()),
+        };
+        SendOutcome::Accepted {
+            provider_message_id,
+            tracking_number,
         }
     }
 
     pub fn classify_poll(
         &self,
-        profile: &SmsProfile,
+        profile: &Profile,
         ctx: &Value,
         id: &str,
         status: u16,
@@ -249,26 +330,25 @@ impl Compiled {
             Err((Retry::Transient, why)) => return PollOutcome::Transient(why),
             Err((Retry::Permanent, why)) => return PollOutcome::Permanent(why),
         };
-        let read = |field| {
-            self.read(t, ctx, field, &doc)
-                .map(|v| v.as_ref().and_then(scalar_text))
+        let paths = match self.report_paths(t, ctx) {
+            Ok(p) => p,
+            Err(e) => return PollOutcome::Permanent(e.to_string()),
         };
-        let (value, time) = match (read("status"), read("time")) {
-            (Ok(v), Ok(time)) => (v, time),
-            (Err(e), _) | (_, Err(e)) => return PollOutcome::Permanent(e.to_string()),
-        };
-        let Some(value) = value else {
+        if receipt::status_value(&doc, &paths.status).is_none() {
             return PollOutcome::Transient(format!(
                 "no status in the answer: {}",
                 snippet(body, 200)
             ));
-        };
-        PollOutcome::Status(Receipt {
-            provider_message_id: id.to_owned(),
-            status: profile.map_status(&value),
-            provider_status: value,
-            provider_time: time.and_then(|t| parse_time(&Value::String(t), self.spec.time_format)),
-            raw: String::from_utf8_lossy(body).into_owned(),
-        })
+        }
+        match receipt::read(
+            &profile.inner.statuses,
+            id.to_owned(),
+            &doc,
+            &paths,
+            String::from_utf8_lossy(body).into_owned(),
+        ) {
+            Ok(r) => PollOutcome::Status(r),
+            Err(why) => PollOutcome::Permanent(format!("unreadable report: {why}")),
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use base64::Engine;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::profile::{AuthSpec, BodyFormat, Method, RequestSpec};
 use super::template::Templates;
@@ -71,10 +72,10 @@ pub(super) fn register(
             return Err(t.error(section, "give either `fields` or `template`, not both"));
         }
         (None, Some(template)) => {
-            if spec.format == BodyFormat::Query {
+            if matches!(spec.format, BodyFormat::Query | BodyFormat::Multipart) {
                 return Err(t.error(
                     &format!("{section}.template"),
-                    "a query has fields, not a template",
+                    "a query or multipart body has fields, not a template",
                 ));
             }
             t.add(&format!("{section}.template"), template)?;
@@ -85,6 +86,15 @@ pub(super) fn register(
             }
         }
         (None, None) => {}
+    }
+    if let Some(file) = &spec.file {
+        if spec.format != BodyFormat::Multipart {
+            return Err(t.error(
+                &format!("{section}.file"),
+                "a file goes only in a multipart body",
+            ));
+        }
+        t.add(&format!("{section}.file.filename"), &file.filename)?;
     }
     Ok(())
 }
@@ -117,11 +127,13 @@ fn register_value(
     }
 }
 
+/// The request of `section`; `file` is the document for a multipart `file` part.
 pub(super) fn build(
     t: &Templates,
     section: &str,
     spec: &RequestSpec,
     ctx: &Value,
+    file: Option<&[u8]>,
 ) -> Result<HttpRequest, BuildError> {
     let mut url = t.render(&format!("{section}.url"), ctx)?;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -160,13 +172,47 @@ pub(super) fn build(
         }
     }
     let mut body = Vec::new();
-    let mut content_type = None;
-    if spec.template.is_some() {
+    let mut content_type: Option<String> = None;
+    if spec.format == BodyFormat::Multipart {
+        let mut parts = Vec::new();
+        for (name, value) in spec.fields.iter().flatten() {
+            let text = match value {
+                toml::Value::String(_) => t.render(&format!("{section}.fields.{name}"), ctx)?,
+                other => other.to_string(),
+            };
+            if !text.is_empty() {
+                parts.push(Part {
+                    name: name.clone(),
+                    filename: None,
+                    content_type: None,
+                    data: text.into_bytes(),
+                });
+            }
+        }
+        if let Some(f) = &spec.file {
+            let data = file.ok_or_else(|| BuildError::Render {
+                key: format!("{section}.file"),
+                message: "this message has no document".into(),
+            })?;
+            parts.push(Part {
+                name: f.field.clone(),
+                filename: Some(t.render(&format!("{section}.file.filename"), ctx)?),
+                content_type: Some(f.content_type.clone()),
+                data: data.to_vec(),
+            });
+        }
+        let (boundary, encoded) = multipart(&parts);
+        body = encoded;
+        content_type = Some(format!("multipart/form-data; boundary={boundary}"));
+    } else if spec.template.is_some() {
         body = t.render(&format!("{section}.template"), ctx)?.into_bytes();
-        content_type = Some(match spec.format {
-            BodyFormat::Json => "application/json",
-            _ => "application/x-www-form-urlencoded",
-        });
+        content_type = Some(
+            match spec.format {
+                BodyFormat::Json => "application/json",
+                _ => "application/x-www-form-urlencoded",
+            }
+            .to_owned(),
+        );
     } else if let Some(fields) = &spec.fields {
         match spec.format {
             BodyFormat::Json => {
@@ -179,9 +225,9 @@ pub(super) fn build(
                     }
                 }
                 body = serde_json::to_vec(&Value::Object(object)).expect("JSON values serialise");
-                content_type = Some("application/json");
+                content_type = Some("application/json".to_owned());
             }
-            BodyFormat::Form | BodyFormat::Query => {
+            BodyFormat::Form | BodyFormat::Query | BodyFormat::Multipart => {
                 let mut pairs = Vec::new();
                 for (name, value) in fields {
                     let text = match value {
@@ -196,7 +242,7 @@ pub(super) fn build(
                 }
                 if spec.format == BodyFormat::Form {
                     body = encode(&pairs).into_bytes();
-                    content_type = Some("application/x-www-form-urlencoded");
+                    content_type = Some("application/x-www-form-urlencoded".to_owned());
                 } else {
                     query.extend(pairs);
                 }
@@ -212,7 +258,7 @@ pub(super) fn build(
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
     {
-        headers.push(("Content-Type".into(), ct.into()));
+        headers.push(("Content-Type".into(), ct));
     }
     Ok(HttpRequest {
         method: spec.method,
@@ -262,4 +308,56 @@ fn encode(pairs: &[(String, String)]) -> String {
         s.append_pair(k, v);
     }
     s.finish()
+}
+
+/// One part of a `multipart/form-data` body.
+pub(super) struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Encodes `parts` (RFC 7578) under a boundary derived from their contents and absent from
+/// them; returns the boundary and the body.
+pub(super) fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let mut digest = Sha256::new();
+    for p in parts {
+        digest.update(&p.data);
+    }
+    let mut boundary = format!("vestnik-{}", &hex::encode(digest.finalize())[..32]);
+    while parts.iter().any(|p| {
+        p.data
+            .windows(boundary.len())
+            .any(|w| w == boundary.as_bytes())
+    }) {
+        boundary.push('x');
+    }
+    // Quotes and line breaks in names are percent-encoded, as browsers do.
+    let quoted = |s: &str| {
+        s.replace('"', "%22")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let mut body = Vec::new();
+    for p in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let mut disposition = format!(
+            "Content-Disposition: form-data; name=\"{}\"",
+            quoted(&p.name)
+        );
+        if let Some(f) = &p.filename {
+            disposition.push_str(&format!("; filename=\"{}\"", quoted(f)));
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = &p.content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&p.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (boundary, body)
 }

@@ -162,9 +162,14 @@ pub(super) fn holds(cond: &Condition, path: &str, doc: &Value) -> bool {
 enum CodeMatch {
     Exact(String),
     Range(i64, i64),
+    /// `"3.*"`: `3` itself and every `3.…`.
+    Family(String),
+    /// `"fail*"`: anything starting with `fail`.
+    Prefix(String),
 }
 
-/// A set of code values: exact texts and inclusive integer ranges (`"105..=108"`).
+/// A set of code values: exact texts, inclusive integer ranges (`"105..=108"`), families
+/// (`"3.*"`) and prefixes (`"fail*"`).
 #[derive(Debug, Clone, Default)]
 pub(super) struct CodeSet(Vec<CodeMatch>);
 
@@ -187,7 +192,16 @@ impl CodeSet {
                         }
                         CodeMatch::Range(lo, hi)
                     }
-                    None => CodeMatch::Exact(s.clone()),
+                    None => match (s.strip_suffix(".*"), s.strip_suffix('*')) {
+                        (Some(family), _) if !family.is_empty() => {
+                            CodeMatch::Family(family.to_owned())
+                        }
+                        (_, Some(prefix)) if !prefix.is_empty() => {
+                            CodeMatch::Prefix(prefix.to_owned())
+                        }
+                        (_, Some(_)) => return Err(format!("`{s}`: a pattern needs a prefix")),
+                        _ => CodeMatch::Exact(s.clone()),
+                    },
                 },
             });
         }
@@ -199,12 +213,29 @@ impl CodeSet {
     }
 
     pub fn matches(&self, value: &str) -> bool {
+        self.best_match(value).is_some()
+    }
+
+    /// How specifically the set matches `value`, if it does: an exact value beats any
+    /// pattern, a longer pattern a shorter one, and a range comes last.
+    pub fn best_match(&self, value: &str) -> Option<usize> {
         let value = value.trim();
         let number = value.parse::<i64>().ok();
-        self.0.iter().any(|m| match m {
-            CodeMatch::Exact(e) => e == value,
-            CodeMatch::Range(lo, hi) => number.is_some_and(|n| (*lo..=*hi).contains(&n)),
-        })
+        self.0
+            .iter()
+            .filter_map(|m| match m {
+                CodeMatch::Exact(e) => (e == value).then_some(usize::MAX),
+                CodeMatch::Range(lo, hi) => number
+                    .is_some_and(|n| (*lo..=*hi).contains(&n))
+                    .then_some(0),
+                CodeMatch::Family(f) => (value == f
+                    || value
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|r| r.starts_with('.')))
+                .then_some(f.len() + 1),
+                CodeMatch::Prefix(p) => value.starts_with(p.as_str()).then_some(p.len()),
+            })
+            .max()
     }
 }
 

@@ -9,6 +9,8 @@ pub(super) const SMSRU: &str = include_str!("../../../channels/smsru.toml");
 pub(super) const SMSC: &str = include_str!("../../../channels/smsc.toml");
 pub(super) const SMSAERO: &str = include_str!("../../../channels/smsaero.toml");
 pub(super) const GENERIC: &str = include_str!("../../../channels/generic-json.toml");
+pub(super) const HYBRID_MAIL: &str = include_str!("../../../channels/hybrid-mail.toml");
+pub(super) const FAX: &str = include_str!("../../../channels/fax.toml");
 
 pub(super) fn options() -> LoadOptions {
     let secrets = [
@@ -25,6 +27,14 @@ pub(super) fn options() -> LoadOptions {
             "GENERIC_SMS_WEBHOOK_SECRET",
             "generic-hmac-secret-0123456789",
         ),
+        ("HYBRID_MAIL_TOKEN", "hybrid-bearer-secret"),
+        (
+            "HYBRID_MAIL_WEBHOOK_SECRET",
+            "hybrid-hmac-secret-0123456789",
+        ),
+        ("PHAXIO_API_KEY", "phaxio-key"),
+        ("PHAXIO_API_SECRET", "phaxio-secret"),
+        ("PHAXIO_WEBHOOK_TOKEN", "phaxio-webhook-token-0123456789"),
     ];
     LoadOptions {
         secrets: secrets
@@ -36,8 +46,8 @@ pub(super) fn options() -> LoadOptions {
     }
 }
 
-pub(super) fn load(text: &str) -> SmsProfile {
-    SmsProfile::load("test.toml", text, &options()).unwrap_or_else(|e| panic!("{e}"))
+pub(super) fn load(text: &str) -> Profile {
+    Profile::load("test.toml", text, &options()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub(super) const MSG: SmsMessage<'static> = SmsMessage {
@@ -53,16 +63,24 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
 
 #[test]
 fn all_shipped_profiles_load() {
-    for text in [SMSRU, SMSC, SMSAERO, GENERIC] {
+    for (text, kind) in [
+        (SMSRU, Kind::Sms),
+        (SMSC, Kind::Sms),
+        (SMSAERO, Kind::Sms),
+        (GENERIC, Kind::Sms),
+        (HYBRID_MAIL, Kind::Mail),
+        (FAX, Kind::Fax),
+    ] {
         let p = load(text);
         assert!(p.polls() && p.has_webhook(), "{}", p.name());
+        assert_eq!(p.kind(), kind, "{}", p.name());
     }
 }
 
 #[test]
 fn smsru_send_request_and_answers() {
     let p = load(SMSRU);
-    let req = p.build_send(&MSG).unwrap();
+    let req = p.build_send(MSG).unwrap();
     assert_eq!(
         (req.method, req.url.as_str()),
         (Method::Post, "https://sms.ru/sms/send")
@@ -87,28 +105,29 @@ fn smsru_send_request_and_answers() {
 
     let ok = br#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"OK","status_code":100,"sms_id":"000000-10000000"}},"balance":4122.56}"#;
     assert_eq!(
-        p.classify_send(&MSG, 200, ok),
+        p.classify_send(MSG, 200, ok),
         SendOutcome::Accepted {
-            provider_message_id: "000000-10000000".into()
+            provider_message_id: "000000-10000000".into(),
+            tracking_number: None
         }
     );
     let bad_number = r#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"ERROR","status_code":207,"status_text":"На этот номер нельзя отправлять сообщения"}}}"#;
     assert_eq!(
-        p.classify_send(&MSG, 200, bad_number.as_bytes()),
+        p.classify_send(MSG, 200, bad_number.as_bytes()),
         SendOutcome::Permanent(
             "provider error 207: На этот номер нельзя отправлять сообщения".into()
         )
     );
     let no_money = r#"{"status":"ERROR","status_code":201,"status_text":"Не хватает средств"}"#;
     assert!(matches!(
-        p.classify_send(&MSG, 200, no_money.as_bytes()),
+        p.classify_send(MSG, 200, no_money.as_bytes()),
         SendOutcome::Transient(_)
     ));
     assert!(
-        matches!(p.classify_send(&MSG, 502, b"<html>"), SendOutcome::Transient(w) if w.starts_with("HTTP 502"))
+        matches!(p.classify_send(MSG, 502, b"<html>"), SendOutcome::Transient(w) if w.starts_with("HTTP 502"))
     );
     assert!(
-        matches!(p.classify_send(&MSG, 200, b"100\n000000-1"), SendOutcome::Transient(w) if w.contains("not JSON"))
+        matches!(p.classify_send(MSG, 200, b"100\n000000-1"), SendOutcome::Transient(w) if w.contains("not JSON"))
     );
 }
 
@@ -182,7 +201,7 @@ fn smsru_poll_and_callback() {
 #[test]
 fn smsc_request_answers_and_callback() {
     let p = load(SMSC);
-    let req = p.build_send(&MSG).unwrap();
+    let req = p.build_send(MSG).unwrap();
     let fields = form(&req.body);
     for (k, v) in [
         ("phones", "79161234567"),
@@ -195,9 +214,10 @@ fn smsc_request_answers_and_callback() {
     }
     let ok = format!(r#"{{"id":"{}","cnt":1}}"#, MSG.message_id);
     assert_eq!(
-        p.classify_send(&MSG, 200, ok.as_bytes()),
+        p.classify_send(MSG, 200, ok.as_bytes()),
         SendOutcome::Accepted {
-            provider_message_id: MSG.message_id.into()
+            provider_message_id: MSG.message_id.into(),
+            tracking_number: None
         }
     );
     for (code, permanent) in [
@@ -212,7 +232,7 @@ fn smsc_request_answers_and_callback() {
         (9, false),
     ] {
         let body = format!(r#"{{"error":"ошибка","error_code":{code}}}"#);
-        let outcome = p.classify_send(&MSG, 200, body.as_bytes());
+        let outcome = p.classify_send(MSG, 200, body.as_bytes());
         assert_eq!(
             matches!(outcome, SendOutcome::Permanent(_)),
             permanent,
@@ -263,7 +283,7 @@ fn smsc_request_answers_and_callback() {
 fn smsaero_request_answers_and_callback() {
     let p = load(SMSAERO);
     let req = p
-        .build_send(&SmsMessage {
+        .build_send(SmsMessage {
             sender: Some("Energo"),
             ..MSG
         })
@@ -281,18 +301,19 @@ fn smsaero_request_answers_and_callback() {
     );
     let ok = br#"{"success":true,"data":{"id":686325,"from":"SMS Aero","number":"79161234567","status":0,"extendStatus":"queue"},"message":null}"#;
     assert_eq!(
-        p.classify_send(&MSG, 200, ok),
+        p.classify_send(MSG, 200, ok),
         SendOutcome::Accepted {
-            provider_message_id: "686325".into()
+            provider_message_id: "686325".into(),
+            tracking_number: None
         }
     );
     let invalid = br#"{"success":false,"data":null,"message":"Validation error."}"#;
     assert_eq!(
-        p.classify_send(&MSG, 400, invalid),
+        p.classify_send(MSG, 400, invalid),
         SendOutcome::Permanent("HTTP 400: provider error: Validation error.".into())
     );
     assert!(matches!(
-        p.classify_send(&MSG, 401, b"{\"success\":false}"),
+        p.classify_send(MSG, 401, b"{\"success\":false}"),
         SendOutcome::Transient(_)
     ));
 
@@ -309,16 +330,15 @@ fn smsaero_request_answers_and_callback() {
         callback_url: None,
         ..options()
     };
-    let p = SmsProfile::load("x", SMSAERO, &without_callback).unwrap();
-    let body: serde_json::Value =
-        serde_json::from_slice(&p.build_send(&MSG).unwrap().body).unwrap();
+    let p = Profile::load("x", SMSAERO, &without_callback).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&p.build_send(MSG).unwrap().body).unwrap();
     assert!(body.get("callbackUrl").is_none());
 }
 
 #[test]
 fn generic_signed_webhook() {
     let p = load(GENERIC);
-    let req = p.build_send(&MSG).unwrap();
+    let req = p.build_send(MSG).unwrap();
     assert_eq!(
         req.header("authorization"),
         Some("Bearer generic-bearer-secret")
@@ -330,7 +350,7 @@ fn generic_signed_webhook() {
     );
     let err = br#"{"error":{"code":"rate_limited","message":"slow down"}}"#;
     assert_eq!(
-        p.classify_send(&MSG, 400, err),
+        p.classify_send(MSG, 400, err),
         SendOutcome::Transient("HTTP 400: provider error rate_limited: slow down".into())
     );
 

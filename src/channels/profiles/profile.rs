@@ -22,6 +22,10 @@ pub struct ProfileFile {
     /// Default sender name (`{{sender}}`); a message may override it.
     #[serde(default)]
     pub sender: Option<String>,
+    /// Mail only: the postal service ordered (`{{service}}`), default
+    /// `registered_with_receipt` (registered letter with a return receipt).
+    #[serde(default)]
+    pub service: Option<String>,
     pub send: RequestSpec,
     /// Provider status values → our delivery statuses; shared by receipts and polling.
     #[serde(default)]
@@ -38,6 +42,19 @@ pub struct ProfileFile {
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Sms,
+    /// Hybrid mail: a PDF printed and posted as a letter.
+    Mail,
+    Fax,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sms => "sms",
+            Kind::Mail => "mail",
+            Kind::Fax => "fax",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -76,6 +93,9 @@ pub enum BodyFormat {
     Json,
     /// Appended to the URL's query string; no body.
     Query,
+    /// `multipart/form-data`: the fields as text parts, and the document as a file part
+    /// if `file` says so.
+    Multipart,
 }
 
 /// One HTTP request: `[send]` or `[poll]`, with how to read its answer.
@@ -98,7 +118,73 @@ pub struct RequestSpec {
     /// Alternatively the whole body as one template (`{{json text}}` quotes a JSON string).
     #[serde(default)]
     pub template: Option<String>,
+    /// `multipart` only (mail and fax): the document as a file part.
+    #[serde(default)]
+    pub file: Option<FileSpec>,
     pub response: ResponseSpec,
+}
+
+/// `file = { field = "file", filename = "{{message_id}}.pdf" }`: the message's PDF as a part.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The part's name.
+    pub field: String,
+    /// Template.
+    pub filename: String,
+    #[serde(default = "FileSpec::pdf")]
+    pub content_type: String,
+}
+
+impl FileSpec {
+    fn pdf() -> String {
+        "application/pdf".into()
+    }
+}
+
+/// Where a status value is: one path, or several whose values are joined with `.`
+/// (`["/operation", "/attribute"]` reads `3.1`); missing trailing values are left out, so
+/// `["/status", "/error"]` reads `success` when there is no error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusPath {
+    One(String),
+    Joined(Vec<String>),
+}
+
+impl StatusPath {
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            StatusPath::One(p) => vec![p.as_str()],
+            StatusPath::Joined(ps) => ps.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// What else a delivery report may carry, shared by `[receipts]` and `[poll.response]`;
+/// every entry is a path (a JSON pointer; a template in `[poll]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFields {
+    /// The status's human name; when set it becomes the receipt's `provider_status` and the
+    /// status value goes to `details.status_code`.
+    #[serde(default)]
+    pub status_name: Option<String>,
+    /// Why it failed (a return's reason, a fax error message).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Base64 evidence (a scanned return receipt), decoded onto the receipt.
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// Pages transmitted; with `pages_submitted`, a "delivered" fax that sent fewer pages
+    /// than were submitted is failed.
+    #[serde(default)]
+    pub pages_sent: Option<String>,
+    #[serde(default)]
+    pub pages_submitted: Option<String>,
+    /// Name → path: more values copied to `details` (`csid`, `result_code`, `pages`).
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -127,9 +213,12 @@ pub struct ResponseSpec {
     /// `[send]` only: where the provider's message id is.
     #[serde(default)]
     pub message_id: Option<String>,
+    /// `[send]`, mail only: where the postal tracking number (ШПИ or S10) is; it is verified.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
     /// `[poll]` only: where the status value is.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<StatusPath>,
     /// `[poll]` only: where the status time is.
     #[serde(default)]
     pub time: Option<String>,
@@ -153,6 +242,9 @@ pub struct ResponseSpec {
     /// HTTP statuses that are transient whatever the body says.
     #[serde(default = "default_transient_http")]
     pub transient_http: Vec<CodeValue>,
+    /// `[poll]` only: what else the answer reports.
+    #[serde(default)]
+    pub report: Option<ReportFields>,
 }
 
 fn default_transient_http() -> Vec<CodeValue> {
@@ -205,11 +297,23 @@ pub enum TimeFormat {
 }
 
 /// `delivered = [103]`, `failed = ["105..=108"]`, …; any other value is `otherwise`.
+///
+/// A value is `7`, `"OK"`, an integer range `"105..=108"`, `"3.*"` (3 and every `3.x`) or
+/// a prefix `"fail*"`. An exact value wins over a pattern in another list, and the longest
+/// pattern over a shorter one, so `delivered_returned = ["3.1"]` and `failed = ["3.*"]`
+/// together mean "3.1 is a lawful delivery, every other 3.x a failure".
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusMap {
     #[serde(default)]
     pub delivered: Vec<CodeValue>,
+    /// Returned unclaimed after the storage period: delivered by law (Civil Code art. 165.1),
+    /// with that reason.
+    #[serde(default)]
+    pub delivered_returned: Vec<CodeValue>,
+    /// Not delivered this time, worth resending later (busy, no answer).
+    #[serde(default)]
+    pub retry: Vec<CodeValue>,
     #[serde(default)]
     pub failed: Vec<CodeValue>,
     #[serde(default)]
@@ -235,11 +339,18 @@ pub struct ReceiptsSpec {
     #[serde(default)]
     pub only_if: Vec<Condition>,
     pub message_id: String,
-    pub status: String,
+    pub status: StatusPath,
     #[serde(default)]
     pub time: Option<String>,
     #[serde(default)]
     pub time_format: TimeFormat,
+    /// Form or multipart fields whose values are JSON documents (Phaxio's `fax`), parsed
+    /// in place so paths reach inside them (`/fax/status`).
+    #[serde(default)]
+    pub json_fields: Vec<String>,
+    /// What else each report carries.
+    #[serde(default)]
+    pub report: Option<ReportFields>,
     /// What to answer a valid report with (SMS.ru wants `100`).
     #[serde(default)]
     pub reply: Reply,
@@ -251,6 +362,8 @@ pub struct ReceiptsSpec {
 pub enum WebhookFormat {
     Form,
     Json,
+    /// `multipart/form-data`, read like a form; file parts count for signatures only.
+    Multipart,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +428,16 @@ pub enum WebhookAuthSpec {
         prefix: String,
         #[serde(default)]
         encoding: SignatureEncoding,
+    },
+    /// Phaxio's scheme: HMAC-SHA1 (hex) keyed with the webhook token over the callback URL
+    /// as submitted, then every form field's name and value sorted by name, then every file
+    /// part's name and the hex SHA-1 of its contents sorted by name. The URL is the
+    /// `callback_url` given at load unless `url` (a template) says otherwise.
+    HmacSha1UrlParams {
+        header: String,
+        secret: String,
+        #[serde(default)]
+        url: Option<String>,
     },
     /// A shared token in the query string (`?token=…` in the URL registered with the
     /// provider) or in a header.

@@ -1,0 +1,261 @@
+//! The HTTP gateway: a provider profile (SMS, mail or fax) put on the wire with reqwest.
+//!
+//! The profile (pure) says what to send and how to read the answer; this file only does
+//! the I/O, within the profile's concurrency limit and timeout. Our message id goes out as
+//! the provider's client id where the API has one, which closes the duplicate window on
+//! providers that de-duplicate by it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::{
+    HttpRequest, Kind, LoadOptions, Message, Method, PollOutcome, PollQuery, Profile, SendOutcome,
+    SmsMessage,
+};
+use crate::channels::{Destination, Outgoing, SendResult};
+use crate::settings::Sms as SmsSettings;
+use crate::templates::Rendered;
+
+#[derive(Debug, Clone)]
+pub struct ProfileGateway {
+    profile: Profile,
+    client: reqwest::Client,
+    sender: Option<String>,
+    /// `<kind>:<profile>` (`sms:smsru`, `fax:phaxio`): what messages record as their gateway.
+    name: Arc<str>,
+}
+
+impl ProfileGateway {
+    /// The SMS gateway of `[sms]`.
+    pub fn from_settings(settings: &SmsSettings) -> anyhow::Result<Self> {
+        let profile = load_profile(settings)?;
+        anyhow::ensure!(
+            profile.kind() == Kind::Sms,
+            "profile {} sends {}, not SMS",
+            profile.name(),
+            profile.kind().as_str()
+        );
+        Self::new(profile, Some(settings.sender.clone()))
+    }
+
+    /// A gateway for any loaded profile; `sender` (if not empty) overrides the profile's.
+    pub fn new(profile: Profile, sender: Option<String>) -> anyhow::Result<Self> {
+        let limits = profile.limits();
+        crate::channels::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(limits.timeout_ms))
+            .connect_timeout(Duration::from_millis(limits.timeout_ms.min(5_000)))
+            .pool_max_idle_per_host(limits.concurrency)
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            name: format!("{}:{}", profile.kind().as_str(), profile.name()).into(),
+            profile,
+            client,
+            sender: sender.filter(|s| !s.is_empty()),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.profile.kind()
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Sends a batch of SMS, at most the profile's `concurrency` requests at a time. Mail
+    /// and fax need the letter as a PDF, which an [`Outgoing`] does not carry: send them
+    /// with [`Self::send_message`].
+    pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
+        let concurrency = self.profile.limits().concurrency.max(1);
+        futures::stream::iter(batch)
+            .map(|message| self.send_outgoing(message))
+            .buffered(concurrency)
+            .collect()
+            .await
+    }
+
+    async fn send_outgoing(&self, message: Outgoing) -> SendResult {
+        let (Destination::Phone(to), Rendered::Sms { text }) = (&message.to, &message.content)
+        else {
+            return SendResult::Permanent(format!(
+                "{} content cannot go through the {} gateway {}",
+                match &message.content {
+                    Rendered::Sms { .. } => "SMS",
+                    Rendered::Email { .. } => "email",
+                    Rendered::Letter { .. } => "letter (not a PDF)",
+                },
+                self.kind().as_str(),
+                self.name
+            ));
+        };
+        self.send_message(SmsMessage {
+            message_id: &message.message_id,
+            to,
+            text,
+            sender: None,
+        })
+        .await
+    }
+
+    /// Sends one message of the profile's kind; the gateway's sender (from settings) is used
+    /// unless the message names one. `content_sha256` is of the text or the PDF.
+    pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
+        let message = message.into();
+        let content_sha256 = hex::encode(Sha256::digest(message.content_bytes()));
+        match self.send_outcome(message).await {
+            SendOutcome::Accepted {
+                provider_message_id,
+                tracking_number,
+            } => {
+                if provider_message_id.is_empty() {
+                    tracing::warn!(
+                        message_id = %message.message_id(),
+                        gateway = %self.name,
+                        "accepted without a provider id: its delivery report cannot be matched"
+                    );
+                }
+                if let Some(n) = tracking_number {
+                    tracing::info!(
+                        message_id = %message.message_id(),
+                        gateway = %self.name,
+                        tracking_number = %n,
+                        "letter accepted"
+                    );
+                }
+                SendResult::Accepted {
+                    gateway_message_id: provider_message_id,
+                    content_sha256,
+                }
+            }
+            SendOutcome::Transient(why) => SendResult::Transient(why),
+            SendOutcome::Permanent(why) => SendResult::Permanent(why),
+        }
+    }
+
+    /// Sends one message and reports the provider's answer as is (with a mail profile's
+    /// verified tracking number); the gateway's sender applies as in [`Self::send_message`].
+    pub async fn send_outcome<'a>(&self, message: impl Into<Message<'a>>) -> SendOutcome {
+        let mut message = message.into();
+        let sender = self.sender.as_deref();
+        match &mut message {
+            Message::Sms(m) => m.sender = m.sender.or(sender),
+            Message::Mail(m) => m.sender = m.sender.or(sender),
+            Message::Fax(m) => m.sender = m.sender.or(sender),
+        }
+        let request = match self.profile.build_send(message) {
+            Ok(r) => r,
+            Err(e) => return SendOutcome::Permanent(e.to_string()),
+        };
+        match self.execute(request).await {
+            Ok((status, body)) => self.profile.classify_send(message, status, &body),
+            // Connection refused, timeout: the provider may or may not have the message;
+            // a retry is the at-least-once side of that doubt.
+            Err(why) => SendOutcome::Transient(why),
+        }
+    }
+
+    /// Asks the provider for a message's status (the profile's `[poll]`), with the same
+    /// client, timeout and limits as sends. `to` is the phone or fax number (unused for
+    /// mail).
+    pub async fn poll(&self, provider_message_id: &str, to: &str) -> PollOutcome {
+        let query = PollQuery {
+            provider_message_id,
+            to,
+        };
+        let request = match self.profile.build_poll(&query) {
+            Ok(r) => r,
+            Err(e) => return PollOutcome::Permanent(e.to_string()),
+        };
+        match self.execute(request).await {
+            Ok((status, body)) => self.profile.parse_poll(&query, status, &body),
+            Err(why) => PollOutcome::Transient(why),
+        }
+    }
+
+    /// The request on the wire; `Err` is a transport failure (no URL: it may hold a key).
+    async fn execute(&self, request: HttpRequest) -> Result<(u16, Vec<u8>), String> {
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+        };
+        let mut builder = self.client.request(method, &request.url).body(request.body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", without_url(e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer failed: {}", without_url(e)))?;
+        Ok((status, body.to_vec()))
+    }
+}
+
+/// reqwest's errors quote the URL, and profiles carry credentials in query strings.
+fn without_url(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    format!("{kind}: {}", e.without_url())
+}
+
+/// Loads `<profiles_dir>/<profile>.toml` with secrets from the environment (overridden by
+/// `sms.secrets`).
+pub fn load_profile(settings: &SmsSettings) -> anyhow::Result<Profile> {
+    let secrets = settings
+        .secrets
+        .iter()
+        .map(|(name, value)| (name.clone(), value.expose_secret().to_owned()))
+        .collect();
+    load_profile_file(
+        &settings.profiles_dir,
+        &settings.profile,
+        secrets,
+        Some(settings.base_url.clone()),
+        Some(settings.callback_url.clone()),
+    )
+}
+
+/// Loads `<dir>/<name>.toml`, any kind. Secrets come from the environment, overridden by
+/// `secrets`; an empty `base_url` or `callback_url` counts as not given.
+pub fn load_profile_file(
+    dir: &Path,
+    name: &str,
+    secrets: HashMap<String, String>,
+    base_url: Option<String>,
+    callback_url: Option<String>,
+) -> anyhow::Result<Profile> {
+    let path = dir.join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading gateway profile {}", path.display()))?;
+    let mut all: HashMap<String, String> = std::env::vars().collect();
+    all.extend(secrets);
+    let options = LoadOptions {
+        secrets: all,
+        base_url: base_url.filter(|u| !u.is_empty()),
+        callback_url: callback_url.filter(|u| !u.is_empty()),
+    };
+    Ok(Profile::load(&path.display().to_string(), &text, &options)?)
+}
