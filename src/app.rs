@@ -46,10 +46,9 @@ impl App {
             renderer,
             rulebook.clone(),
             gateways.clone(),
-            settings.organization.clone(),
-            settings.dispatch.clone(),
+            &settings,
             clock.clone(),
-        ));
+        )?);
         Ok(Self {
             settings: Arc::new(settings),
             db,

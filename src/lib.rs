@@ -27,6 +27,7 @@
 //! - [`channels`]: gateways (outbox files, SMTP, HTTP providers described by profiles in
 //!   `channels/`), and [`channels::routes`]: which gateway takes a message, within its
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
+//! - [`documents`]: letter PDFs and return-receipt scans, stored by SHA-256 for proofs.
 //! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
 //!   escalation, provider health).
 //!
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod clock;
 pub mod deadlines;
 pub mod dispatch;
+pub mod documents;
 pub mod intents;
 pub mod letters;
 pub mod pii;

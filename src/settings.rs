@@ -26,6 +26,9 @@ pub struct Settings {
     pub channels: ChannelGateways,
     pub smtp: Smtp,
     pub sms: Sms,
+    pub mail: ProfileGatewaySettings,
+    pub fax: ProfileGatewaySettings,
+    pub letters: Letters,
     pub auth: Auth,
 }
 
@@ -106,7 +109,7 @@ pub struct ChannelGateways {
 #[serde(rename_all = "snake_case")]
 pub enum GatewayName {
     Outbox,
-    /// An HTTP provider described by a profile (SMS: `[sms]`).
+    /// An HTTP provider described by a profile (`[sms]`, `[mail]`, `[fax]`).
     Profile,
     /// An SMTP relay (email: `[smtp]`).
     Smtp,
@@ -135,6 +138,35 @@ pub struct Smtp {
     /// Messages per second to the relay; 0 for no limit.
     pub rate_per_sec: f64,
     pub dkim: Dkim,
+}
+
+/// Paper letters (mail and fax): who signs them, how they are numbered, where their PDFs
+/// are kept, the page geometry and the print-house rules for precompiled PDFs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Letters {
+    pub signatory_position: String,
+    pub signatory_name: String,
+    /// Outgoing numbers are `<prefix><intent external id>/<recipient number>`.
+    pub number_prefix: String,
+    /// Every letter PDF sent or received, and return-receipt scans, by SHA-256: the
+    /// stored copies proofs are built from.
+    pub documents_dir: PathBuf,
+    #[serde(default)]
+    pub geometry: crate::letters::Geometry,
+    #[serde(default)]
+    pub check: crate::letters::check::validate::Rules,
+}
+
+/// An HTTP provider described by a profile, for mail or fax (`[mail]`, `[fax]`). Secrets
+/// and the profiles directory are shared with `[sms]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileGatewaySettings {
+    pub profile: String,
+    pub base_url: String,
+    pub callback_url: String,
+    pub sender: String,
 }
 
 /// DKIM signing of outgoing email; off while `selector` is empty.

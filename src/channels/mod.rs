@@ -6,9 +6,9 @@
 
 pub mod email;
 pub mod outbox;
+pub mod profiles;
 pub mod resilience;
 pub mod routes;
-pub mod profiles;
 pub mod smtp;
 
 use std::time::Duration;
@@ -35,7 +35,10 @@ pub enum Destination {
         name: String,
     },
     Phone(String),
-    Fax(String),
+    Fax {
+        number: String,
+        name: String,
+    },
     Postal {
         name: String,
         address: PostalAddress,

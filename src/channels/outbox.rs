@@ -1,5 +1,5 @@
 //! The outbox gateway: every message becomes a file `outbox/<channel>/<xx>/<message id>.<ext>`
-//! — `.eml` for email, `.json` for SMS and fax, `.txt` for letters. `<xx>` is the id's last
+//! — `.eml` for email, `.json` for SMS, `.pdf` for letters (mail and fax). `<xx>` is the id's last
 //! two hex digits: 256 directories instead of one halves the cost of creating 100,000 files
 //! (one directory's lock and inode search serialise every create).
 //!
@@ -124,16 +124,9 @@ fn file_content(
             });
             Ok((pretty(&body), "json"))
         }
-        (Rendered::Letter { text }, Destination::Fax(fax)) => {
-            let body = json!({"id": message.message_id, "to": fax, "text": text});
-            Ok((pretty(&body), "json"))
-        }
-        (Rendered::Letter { text }, Destination::Postal { name, address }) => {
-            let letter = format!(
-                "{name}\n{}\n{}\n\n{text}",
-                address.address, address.postcode
-            );
-            Ok((letter.into_bytes(), "txt"))
+        // The letter as the print house or the fax machine would get it.
+        (Rendered::Pdf { pdf, .. }, Destination::Postal { .. } | Destination::Fax { .. }) => {
+            Ok((pdf.to_vec(), "pdf"))
         }
         _ => Err(format!(
             "{:?} content cannot go to this destination",
@@ -153,7 +146,7 @@ fn shard(message_id: &str) -> &str {
     &message_id[message_id.len().saturating_sub(2)..]
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;

@@ -10,21 +10,23 @@ use rand::Rng;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
 
-use crate::channels::routes::Sent;
 use crate::channels::profiles::SmsText;
+use crate::channels::routes::Sent;
 use crate::channels::{Destination, Gateways, Outgoing, SendResult};
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
+use crate::documents::Documents;
 use crate::intents::{IntentKind, schema};
 use crate::queue::DeliveryJob;
 use crate::recipients::{Channel, PostalAddress};
-use crate::settings::{Dispatch, Organization};
+use crate::settings::{Dispatch, Letters, Organization, Settings};
 use crate::storage::{Claimed, Db, Outcome, OutcomeStatus, RecipientRow};
 use crate::templates::Rendered;
 use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
 
 mod holds;
+mod typeset;
 
 pub struct Dispatcher {
     db: Db,
@@ -32,6 +34,8 @@ pub struct Dispatcher {
     rulebook: Arc<Rulebook>,
     gateways: Gateways,
     org: Organization,
+    letters: Letters,
+    documents: Documents,
     settings: Dispatch,
     clock: Clock,
     intents: Mutex<HashMap<String, Arc<CachedIntent>>>,
@@ -56,20 +60,21 @@ impl Dispatcher {
         renderer: Arc<Renderer>,
         rulebook: Arc<Rulebook>,
         gateways: Gateways,
-        org: Organization,
-        settings: Dispatch,
+        settings: &Settings,
         clock: Clock,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             db,
             renderer,
             rulebook,
             gateways,
-            org,
-            settings,
+            org: settings.organization.clone(),
+            letters: settings.letters.clone(),
+            documents: Documents::new(settings.letters.documents_dir.clone())?,
+            settings: settings.dispatch.clone(),
             clock,
             intents: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     pub fn db(&self) -> &Db {
@@ -156,7 +161,26 @@ impl Dispatcher {
                 Err(why) => outcomes.push(failed(message, why)),
             }
         }
-        for (channel, batch) in by_channel {
+        for (channel, mut batch) in by_channel {
+            if matches!(channel, Channel::Mail | Channel::Fax) {
+                let zoned = batch
+                    .into_iter()
+                    .map(|(outgoing, message)| {
+                        let tz = recipients
+                            .get(&message.recipient_idx)
+                            .and_then(|r| r.time_zone.parse().ok())
+                            .unwrap_or(chrono_tz::Europe::Moscow);
+                        (outgoing, message, tz)
+                    })
+                    .collect();
+                batch = Vec::new();
+                for (typeset, message) in self.typeset(&intent, zoned).await {
+                    match typeset {
+                        Ok(outgoing) => batch.push((outgoing, message)),
+                        Err(why) => outcomes.push(failed(message, why)),
+                    }
+                }
+            }
             let gateway = self.gateways.for_channel(channel);
             let (outgoing, messages): (Vec<Outgoing>, Vec<&Claimed>) = batch.into_iter().unzip();
             let sms: Vec<Option<SmsText>> = outgoing
@@ -250,7 +274,10 @@ impl Dispatcher {
                 name: name.to_owned(),
             },
             Channel::Sms => Destination::Phone(contact("phone")?),
-            Channel::Fax => Destination::Fax(contact("fax")?),
+            Channel::Fax => Destination::Fax {
+                number: contact("fax")?,
+                name: name.to_owned(),
+            },
             Channel::Mail => Destination::Postal {
                 name: name.to_owned(),
                 address: serde_json::from_value::<PostalAddress>(

@@ -146,6 +146,12 @@ fn format_codepoint(ch: char) -> String {
 
 /// Renders `letter` as a PDF. Same input, same bytes.
 pub fn render(letter: &Letter, geometry: &Geometry) -> Result<Vec<u8>, LetterError> {
+    Ok(render_counted(letter, geometry)?.0)
+}
+
+/// As [`render`], with the number of pages (print houses and fax providers bill by it).
+pub fn render_counted(letter: &Letter, geometry: &Geometry) -> Result<(Vec<u8>, u32), LetterError> {
     let layout = layout(letter, geometry)?;
-    pdf::paint(&layout)
+    let pages = layout.pages.len() as u32;
+    Ok((pdf::paint(&layout)?, pages))
 }

@@ -34,6 +34,11 @@ pub enum Rendered {
     Letter {
         text: String,
     },
+    /// The letter typeset as the PDF a print house or fax receives (see [`crate::letters`]).
+    Pdf {
+        pdf: std::sync::Arc<Vec<u8>>,
+        pages: u32,
+    },
 }
 
 /// The parts each kind must provide, and the registry (text or HTML) each belongs to.

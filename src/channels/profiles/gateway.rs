@@ -16,8 +16,8 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::{
-    HttpRequest, Kind, LoadOptions, Message, Method, PollOutcome, PollQuery, Profile, SendOutcome,
-    SmsMessage,
+    Document, FaxMessage, HttpRequest, Kind, LoadOptions, MailMessage, Message, Method,
+    PollOutcome, PollQuery, Postal, Profile, SendOutcome, SmsMessage,
 };
 use crate::channels::{Destination, Outgoing, SendResult};
 use crate::settings::Sms as SmsSettings;
@@ -75,9 +75,8 @@ impl ProfileGateway {
         &self.profile
     }
 
-    /// Sends a batch of SMS, at most the profile's `concurrency` requests at a time. Mail
-    /// and fax need the letter as a PDF, which an [`Outgoing`] does not carry: send them
-    /// with [`Self::send_message`].
+    /// Sends a batch, at most the profile's `concurrency` requests at a time: SMS text,
+    /// or a letter's PDF to a postal address (mail) or a fax number.
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
         futures::stream::iter(batch)
@@ -88,26 +87,45 @@ impl ProfileGateway {
     }
 
     async fn send_outgoing(&self, message: Outgoing) -> SendResult {
-        let (Destination::Phone(to), Rendered::Sms { text }) = (&message.to, &message.content)
-        else {
-            return SendResult::Permanent(format!(
-                "{} content cannot go through the {} gateway {}",
-                match &message.content {
-                    Rendered::Sms { .. } => "SMS",
-                    Rendered::Email { .. } => "email",
-                    Rendered::Letter { .. } => "letter (not a PDF)",
-                },
+        let id = message.message_id.as_str();
+        match (&message.to, &message.content) {
+            (Destination::Phone(to), Rendered::Sms { text }) => {
+                self.send_message(SmsMessage {
+                    message_id: id,
+                    to,
+                    text,
+                    sender: None,
+                })
+                .await
+            }
+            (Destination::Postal { name, address }, Rendered::Pdf { pdf, pages }) => {
+                self.send_message(MailMessage {
+                    message_id: id,
+                    recipient: Postal {
+                        name,
+                        postcode: &address.postcode,
+                        address: &address.address,
+                    },
+                    document: Document { pdf, pages: *pages },
+                    sender: None,
+                })
+                .await
+            }
+            (Destination::Fax { number: to, .. }, Rendered::Pdf { pdf, pages }) => {
+                self.send_message(FaxMessage {
+                    message_id: id,
+                    to,
+                    document: Document { pdf, pages: *pages },
+                    sender: None,
+                })
+                .await
+            }
+            _ => SendResult::Permanent(format!(
+                "this content cannot go through the {} gateway {}",
                 self.kind().as_str(),
                 self.name
-            ));
-        };
-        self.send_message(SmsMessage {
-            message_id: &message.message_id,
-            to,
-            text,
-            sender: None,
-        })
-        .await
+            )),
+        }
     }
 
     /// Sends one message of the profile's kind; the gateway's sender (from settings) is used
