@@ -64,6 +64,7 @@ impl App {
             settings: self.settings.clone(),
             rulebook: self.rulebook.clone(),
             providers: self.gateways.providers(),
+            documents: self.dispatcher.documents().clone(),
             clock: self.dispatcher.clock().clone(),
         })
     }

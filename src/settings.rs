@@ -58,6 +58,10 @@ pub struct Dispatch {
     pub poll_interval_ms: u64,
     pub heartbeat_secs: u64,
     pub unconfirmed_after_hours: u64,
+    /// After a gateway reports "busy" or "no answer" (fax), the message goes again this
+    /// much later.
+    #[serde(with = "humantime_serde")]
+    pub gateway_retry_after: std::time::Duration,
     /// Every gateway's circuit breaker.
     pub breaker: crate::channels::resilience::BreakerConfig,
 }

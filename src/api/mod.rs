@@ -35,6 +35,8 @@ pub struct AppState {
     /// The SMS provider, when SMS goes to one: its profile authenticates receipts.
     /// The HTTP gateways whose delivery reports `/v1/receipts/{profile}` takes.
     pub providers: Vec<ProfileGateway>,
+    /// Where return-receipt scans that come with reports are kept.
+    pub documents: crate::documents::Documents,
     /// The time intake and compliance plan by.
     pub clock: Clock,
 }

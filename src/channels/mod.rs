@@ -17,7 +17,7 @@ use resilience::{Limits, PoolConfig};
 use routes::{ChannelRoute, Route};
 
 use crate::recipients::{Channel, PostalAddress};
-use crate::settings::{GatewayName, Settings};
+use crate::settings::{GatewayName, ProfileGatewaySettings, Settings};
 use crate::templates::Rendered;
 
 /// Installs the TLS crypto provider every HTTP client in the process needs: reqwest is
@@ -75,7 +75,8 @@ pub enum SendResult {
 #[derive(Debug, Clone)]
 pub enum Gateway {
     Outbox(outbox::Outbox),
-    Sms(profiles::ProfileGateway),
+    /// An HTTP provider described by a profile (SMS, hybrid mail, fax).
+    Profile(profiles::ProfileGateway),
     Smtp(smtp::SmtpGateway),
 }
 
@@ -83,7 +84,7 @@ impl Gateway {
     pub fn name(&self) -> &str {
         match self {
             Gateway::Outbox(_) => "outbox",
-            Gateway::Sms(sms) => sms.name(),
+            Gateway::Profile(sms) => sms.name(),
             Gateway::Smtp(_) => "smtp",
         }
     }
@@ -96,7 +97,7 @@ impl Gateway {
     ) -> Vec<SendResult> {
         match self {
             Gateway::Outbox(outbox) => outbox.send(batch, sender).await,
-            Gateway::Sms(sms) => sms.send(batch).await,
+            Gateway::Profile(sms) => sms.send(batch).await,
             Gateway::Smtp(smtp) => smtp.send(batch, sender).await,
         }
     }
@@ -126,10 +127,12 @@ impl Gateways {
                 "channels.{channel} = {name:?} is not available for that channel; use \"outbox\""
             )
         };
-        let only_outbox = |channel: &str, name: GatewayName| match name {
-            GatewayName::Outbox => outbox_route(),
-            other => Err(unavailable(channel, other)),
-        };
+        let letters =
+            |channel: &str, name: GatewayName, profile: &ProfileGatewaySettings| match name {
+                GatewayName::Outbox => outbox_route(),
+                GatewayName::Profile => profile_route(settings, profile),
+                other => Err(unavailable(channel, other)),
+            };
         let email = match settings.channels.email {
             GatewayName::Outbox => outbox_route()?,
             GatewayName::Smtp => {
@@ -153,8 +156,8 @@ impl Gateways {
         Ok(Self {
             email,
             sms,
-            mail: only_outbox("mail", settings.channels.mail)?,
-            fax: only_outbox("fax", settings.channels.fax)?,
+            mail: letters("mail", settings.channels.mail, &settings.mail)?,
+            fax: letters("fax", settings.channels.fax, &settings.fax)?,
         })
     }
 
@@ -164,7 +167,7 @@ impl Gateways {
             .into_iter()
             .flat_map(|route| route.gateways())
             .filter_map(|(_, gateway)| match gateway {
-                Gateway::Sms(sms) => Some(sms.clone()),
+                Gateway::Profile(sms) => Some(sms.clone()),
                 _ => None,
             })
             .collect()
@@ -178,6 +181,43 @@ impl Gateways {
             Channel::Fax => &self.fax,
         }
     }
+}
+
+/// The mail or fax provider of `[mail]` / `[fax]` (secrets and directory from `[sms]`).
+fn profile_route(
+    settings: &Settings,
+    chosen: &ProfileGatewaySettings,
+) -> anyhow::Result<ChannelRoute> {
+    let secrets = settings
+        .sms
+        .secrets
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                secrecy::ExposeSecret::expose_secret(v).to_owned(),
+            )
+        })
+        .collect();
+    let profile = profiles::load_profile_file(
+        &settings.sms.profiles_dir,
+        &chosen.profile,
+        secrets,
+        Some(chosen.base_url.clone()),
+        Some(chosen.callback_url.clone()),
+    )?;
+    let limits = profile.limits();
+    let gateway = profiles::ProfileGateway::new(
+        profile,
+        Some(chosen.sender.clone()).filter(|s| !s.is_empty()),
+    )?;
+    let limits = Limits {
+        rate_per_sec: Some(limits.rate_per_sec).filter(|r| *r > 0.0),
+        concurrency: Some(limits.concurrency.max(1)),
+        breaker: settings.dispatch.breaker.clone(),
+        ..Limits::default()
+    };
+    ChannelRoute::single(Route::new(Gateway::Profile(gateway), &limits)?)
 }
 
 /// One SMS provider from `[sms]`, or several from `[[sms.providers]]` sharing by weight.
@@ -209,7 +249,10 @@ fn sms_route(settings: &Settings) -> anyhow::Result<ChannelRoute> {
             breaker: settings.dispatch.breaker.clone(),
             ..Limits::default()
         };
-        routes.push((Route::new(Gateway::Sms(gateway), &limits)?, provider.weight));
+        routes.push((
+            Route::new(Gateway::Profile(gateway), &limits)?,
+            provider.weight,
+        ));
     }
     let config = PoolConfig {
         slow_threshold: base.slow_report_after,

@@ -89,6 +89,10 @@ impl Dispatcher {
         &self.clock
     }
 
+    pub fn documents(&self) -> &Documents {
+        &self.documents
+    }
+
     pub fn gateways(&self) -> &Gateways {
         &self.gateways
     }

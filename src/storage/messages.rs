@@ -288,7 +288,7 @@ impl Db {
 }
 
 /// Pushes one job per `batch`-sized range holding any of `rows` (intent, recipient).
-async fn push_range_jobs<DB: Dialect>(
+pub(super) async fn push_range_jobs<DB: Dialect>(
     tx: &mut sqlx::Transaction<'_, DB>,
     rows: Vec<(String, i64)>,
     batch: i64,

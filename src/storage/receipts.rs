@@ -14,6 +14,16 @@ pub struct NewReceipt<'a> {
     pub provider_status: &'a str,
     pub provider_time: Option<i64>,
     pub raw: &'a str,
+    /// Why, in the provider's or our words (returned unclaimed, pages missing).
+    pub reason: Option<&'a str>,
+    /// The stored return-receipt scan, if the provider sent one.
+    pub evidence_sha256: Option<&'a str>,
+    /// For a `retry` report (fax busy): when to send again, and the attempts after which
+    /// the message fails instead.
+    pub retry_at: i64,
+    pub max_attempts: i64,
+    /// Recipients per delivery job, for the job that sends a retried message.
+    pub batch: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +59,8 @@ impl Db {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
-                 provider_time, received_at, raw, raw_sha256, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8) \
+                 provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8, $11, $12) \
                  ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING",
             )
             .bind(&id)
@@ -63,6 +73,8 @@ impl Db {
             .bind(now)
             .bind(receipt.raw)
             .bind(&raw_sha256)
+            .bind(receipt.reason)
+            .bind(receipt.evidence_sha256)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -72,12 +84,13 @@ impl Db {
             }
             let applied = match receipt.status {
                 "delivered" => sqlx::query(
-                    "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = NULL, updated_at = $3 \
+                    "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = $4, updated_at = $3 \
                      WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
                 )
                 .bind(&message_id)
                 .bind(receipt.provider_time.unwrap_or(now))
                 .bind(now)
+                .bind(receipt.reason)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected(),
@@ -86,11 +99,34 @@ impl Db {
                      WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
                 )
                 .bind(&message_id)
-                .bind(format!("gateway reported {} ({})", receipt.status, receipt.provider_status))
+                .bind(match receipt.reason {
+                    Some(why) => format!("gateway reported {} ({}): {why}", receipt.status, receipt.provider_status),
+                    None => format!("gateway reported {} ({})", receipt.status, receipt.provider_status),
+                })
                 .bind(now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected(),
+                // Busy, no answer: send again later, as after a transient send failure.
+                "retry" => {
+                    let rows = sqlx::query_as::<_, (String, i64)>(
+                        "UPDATE messages SET \
+                         status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
+                         next_attempt_at = $2, last_error = $5, updated_at = $3 \
+                         WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
+                         RETURNING intent_id, recipient_idx",
+                    )
+                    .bind(&message_id)
+                    .bind(receipt.retry_at)
+                    .bind(now)
+                    .bind(receipt.max_attempts)
+                    .bind(format!("gateway asks to try again: {}", receipt.reason.unwrap_or(receipt.provider_status)))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let n = rows.len() as u64;
+                    super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
+                    n
+                }
                 _ => 0,
             } > 0;
             if applied && receipt.status == "delivered" {

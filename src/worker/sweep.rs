@@ -37,14 +37,17 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
             Err(e) => error!(error = format!("{e:#}"), "lease sweep failed"),
         }
         let now = clock.now_ms();
-        // Only SMS providers report delivery today; other gateways' `sent` is final.
-        match db
-            .mark_unconfirmed("sms:", now - unconfirmed_after.as_millis() as i64, now)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => info!(messages = n, "no delivery report in time: unconfirmed"),
-            Err(e) => error!(error = format!("{e:#}"), "unconfirmed sweep failed"),
+        // SMS and fax providers report delivery within hours; a letter's tracking takes
+        // days and is watched by its legal chain's confirmation wait instead.
+        for prefix in ["sms:", "fax:"] {
+            match db
+                .mark_unconfirmed(prefix, now - unconfirmed_after.as_millis() as i64, now)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => info!(messages = n, "no delivery report in time: unconfirmed"),
+                Err(e) => error!(error = format!("{e:#}"), "unconfirmed sweep failed"),
+            }
         }
         match db.escalate(batch, clock.now_ms()).await {
             Ok(0) => {}
@@ -70,7 +73,7 @@ async fn report_health(
     // Wall clock: receipts are stamped with it when they arrive.
     let now = crate::storage::now_ms();
     for (_, gateway) in route.gateways() {
-        if !matches!(gateway, crate::channels::Gateway::Sms(_)) {
+        if !matches!(gateway, crate::channels::Gateway::Profile(_)) {
             continue;
         }
         let name = gateway.name().to_owned();

@@ -121,6 +121,7 @@ pub fn test_settings(dir: &Path, db_url: &str) -> Settings {
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.database.url = db_url.to_owned();
     settings.outbox.dir = dir.join("outbox");
+    settings.letters.documents_dir = dir.join("documents");
     settings.templates.dir = repo_path("templates");
     settings.auth.admin_token_file = dir.join("admin.token");
     settings.deadlines.calendar_dir = repo_path("config/calendar");
@@ -182,10 +183,30 @@ pub async fn spawn_app_clocked(
     clock: vestnik::clock::Clock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    spawn_app_on(listener, backend, clock, |_, s| tweak(s)).await
+}
+
+/// A listener for an app whose settings must know its own URL (callback URLs given to
+/// gateways), with that URL.
+pub async fn app_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base)
+}
+
+/// An app serving on `listener`; `tweak` gets the app's base URL.
+pub async fn spawn_app_on(
+    listener: tokio::net::TcpListener,
+    backend: Backend,
+    clock: vestnik::clock::Clock,
+    tweak: impl FnOnce(&str, &mut Settings),
+) -> TestApp {
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let test_db = TestDb::new(backend, dir.path()).await;
     let mut settings = test_settings(dir.path(), &test_db.url);
-    tweak(&mut settings);
+    tweak(&base, &mut settings);
     let app = App::build_with_clock(settings, clock)
         .await
         .expect("app builds");
@@ -193,8 +214,6 @@ pub async fn spawn_app_clocked(
         .await
         .unwrap();
     let db = app.db.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.serve(listener, shutdown.clone()));
     TestApp {
