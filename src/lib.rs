@@ -27,6 +27,7 @@
 //! - [`channels`]: gateways (outbox files, SMTP, HTTP providers described by profiles in
 //!   `channels/`), and [`channels::routes`]: which gateway takes a message, within its
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
+//! - [`receipts`]: recording a gateway's delivery report, from a webhook or a poll.
 //! - [`documents`]: letter PDFs and return-receipt scans, stored by SHA-256 for proofs.
 //! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
 //!   escalation, provider health).
@@ -49,6 +50,7 @@ pub mod letters;
 pub mod pii;
 pub mod plans;
 pub mod queue;
+pub mod receipts;
 pub mod recipients;
 pub mod settings;
 pub mod storage;

@@ -15,6 +15,7 @@ both_backends! {
     forged_duplicate_early_and_unknown_reports_are_handled;
     provider_faults_are_retried_or_failed_and_escalate;
     an_sms_without_a_report_for_72_hours_becomes_unconfirmed;
+    a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider, profile: &str) -> TestApp {
@@ -252,4 +253,45 @@ async fn an_sms_without_a_report_for_72_hours_becomes_unconfirmed(backend: Backe
     let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
     assert_eq!(sms(&intent)["status"], "delivered");
     app.stop().await;
+}
+
+async fn a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring(backend: Backend) {
+    for provider in [Provider::SmsRu, Provider::Smsc, Provider::SmsAero] {
+        let fake = FakeProvider::start(provider).await;
+        let profile = provider.profile_file().trim_end_matches(".toml").to_owned();
+        let base_url = fake.base_url.clone();
+        let secrets = fake.secrets();
+        let app = spawn_app_with(backend, move |s| {
+            s.channels.sms = GatewayName::Profile;
+            s.sms.profile = profile;
+            s.sms.profiles_dir = common::repo_path("channels");
+            s.sms.base_url = base_url;
+            s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+            s.sms.poll_every = Duration::from_millis(300);
+            s.dispatch.lease_secs = 2;
+        })
+        .await;
+        let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap();
+        let intent = app
+            .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
+            .await;
+        let provider_id = sms(&intent)["gateway_message_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The provider delivers; its webhook goes nowhere (a closed port).
+        fake.report("http://127.0.0.1:1/lost", &provider_id, Report::Delivered)
+            .await;
+        let intent = app
+            .wait_for(id, "delivered by poll", |i| sms(i)["status"] == "delivered")
+            .await;
+        let message_id = sms(&intent)["message_id"].as_str().unwrap();
+        assert_eq!(
+            app.db.receipt_count(message_id).await.unwrap(),
+            1,
+            "{provider:?}"
+        );
+        app.stop().await;
+    }
 }

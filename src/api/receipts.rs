@@ -14,7 +14,8 @@ use tracing::{info, warn};
 
 use super::{ApiError, AppState};
 use crate::channels::profiles::WebhookError;
-use crate::storage::{NewReceipt, ReceiptOutcome};
+use crate::receipts;
+use crate::storage::ReceiptOutcome;
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -45,32 +46,17 @@ pub async fn receive(
     // One wait for the whole report: N early receipts must not take N times as long.
     let give_up = Instant::now() + Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
     let mut unknown = 0;
-    let dispatch = &state.settings.dispatch;
     for receipt in &receipts {
-        let evidence = match &receipt.evidence {
-            Some(scan) => Some(
-                state
-                    .documents
-                    .store(scan, evidence_extension(scan))
-                    .map_err(ApiError::from)?,
-            ),
-            None => None,
-        };
-        let record = NewReceipt {
-            gateway: sms.name(),
-            provider_message_id: &receipt.provider_message_id,
-            status: receipt.status.as_str(),
-            provider_status: &receipt.provider_status,
-            provider_time: receipt.provider_time.map(|t| t.timestamp_millis()),
-            raw: &receipt.raw,
-            reason: receipt.reason.as_deref(),
-            evidence_sha256: evidence.as_deref(),
-            retry_at: crate::storage::now_ms() + dispatch.gateway_retry_after.as_millis() as i64,
-            max_attempts: dispatch.max_attempts.into(),
-            batch: dispatch.batch_size.into(),
-        };
         let outcome = loop {
-            match state.db.record_receipt(&record).await? {
+            match receipts::record(
+                &state.db,
+                &state.documents,
+                &state.settings.dispatch,
+                sms.name(),
+                receipt,
+            )
+            .await?
+            {
                 // The provider may report before our record of its answer commits.
                 ReceiptOutcome::UnknownMessage if Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(100)).await
@@ -108,17 +94,4 @@ pub async fn receive(
             .insert(header::CONTENT_TYPE, content_type);
     }
     Ok(response)
-}
-
-/// Return-receipt scans come as PDF or an image; the extension says which.
-fn evidence_extension(scan: &[u8]) -> &'static str {
-    if scan.starts_with(b"%PDF-") {
-        "pdf"
-    } else if scan.starts_with(&[0xFF, 0xD8]) {
-        "jpg"
-    } else if scan.starts_with(b"\x89PNG") {
-        "png"
-    } else {
-        "bin"
-    }
 }

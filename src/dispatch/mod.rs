@@ -36,6 +36,7 @@ pub struct Dispatcher {
     org: Organization,
     letters: Letters,
     documents: Documents,
+    poll_every: Duration,
     settings: Dispatch,
     clock: Clock,
     intents: Mutex<HashMap<String, Arc<CachedIntent>>>,
@@ -71,6 +72,7 @@ impl Dispatcher {
             org: settings.organization.clone(),
             letters: settings.letters.clone(),
             documents: Documents::new(settings.letters.documents_dir.clone())?,
+            poll_every: settings.sms.poll_every,
             settings: settings.dispatch.clone(),
             clock,
             intents: Mutex::new(HashMap::new()),
@@ -87,6 +89,11 @@ impl Dispatcher {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// How often a message without a final report is asked about.
+    pub fn poll_every(&self) -> Duration {
+        self.poll_every
     }
 
     pub fn documents(&self) -> &Documents {

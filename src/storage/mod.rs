@@ -22,7 +22,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
-pub use receipts::{NewReceipt, ReceiptOutcome};
+pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
 pub use tokens::TokenRow;
 
 /// A connection pool to whichever backend the database URL names.

@@ -212,3 +212,48 @@ impl Db {
         })
     }
 }
+
+/// A message whose gateway is asked for its status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PollDue {
+    pub id: String,
+    pub gateway_message_id: String,
+    /// The recipient's details (JSON): the phone or fax number some providers need.
+    pub details: String,
+}
+
+impl Db {
+    /// Up to `limit` messages `gateway` accepted, with no final report yet, not asked
+    /// about since `asked_before` (epoch ms); marks them asked at `now`. Two sweepers may
+    /// rarely ask about the same message; a duplicate report is recorded once.
+    pub async fn due_for_poll(
+        &self,
+        gateway: &str,
+        asked_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<PollDue>> {
+        let rows = with_pool!(self, pool => {
+            let rows = sqlx::query_as::<_, PollDue>(
+                "SELECT m.id, m.gateway_message_id, CAST(r.details AS TEXT) AS details \
+                 FROM messages m JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
+                 WHERE m.gateway = $1 AND m.status = 'sent' AND m.updated_at <= $2 \
+                 AND m.gateway_message_id <> '' ORDER BY m.updated_at LIMIT $3",
+            )
+            .bind(gateway)
+            .bind(asked_before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            for row in &rows {
+                sqlx::query("UPDATE messages SET updated_at = $2 WHERE id = $1 AND status = 'sent'")
+                    .bind(&row.id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+            }
+            anyhow::Ok(rows)
+        })?;
+        Ok(rows)
+    }
+}

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
+
+use crate::channels::Gateway;
+use crate::channels::profiles::{DeliveryStatus, PollOutcome};
 
 use crate::dispatch::Dispatcher;
 use crate::recipients::Channel;
@@ -57,7 +60,59 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
         if let Err(e) = report_health(&dispatcher, &db, &mut reports_checked).await {
             error!(error = format!("{e:#}"), "report-delay sweep failed");
         }
+        if let Err(e) = poll_statuses(&dispatcher, &db).await {
+            error!(error = format!("{e:#}"), "status polling failed");
+        }
     }
+}
+
+/// Asks providers that answer status requests (a profile's `[poll]`) about messages with
+/// no final report, each at most every `sms.poll_every`: covers providers without
+/// webhooks and webhooks that never reached us.
+async fn poll_statuses(dispatcher: &Dispatcher, db: &Db) -> anyhow::Result<()> {
+    let every = dispatcher.poll_every().as_millis() as i64;
+    let now = crate::storage::now_ms();
+    for channel in Channel::ALL {
+        for (_, gateway) in dispatcher.gateways().for_channel(channel).gateways() {
+            let Gateway::Profile(provider) = gateway else {
+                continue;
+            };
+            if !provider.profile().polls() {
+                continue;
+            }
+            for due in db
+                .due_for_poll(provider.name(), now - every, now, 100)
+                .await?
+            {
+                let details: serde_json::Value =
+                    serde_json::from_str(&due.details).unwrap_or_default();
+                let contacts = &details["contacts"];
+                let to = contacts["phone"]
+                    .as_str()
+                    .or(contacts["fax"].as_str())
+                    .unwrap_or_default();
+                match provider.poll(&due.gateway_message_id, to).await {
+                    PollOutcome::Status(receipt)
+                        if receipt.status.is_final() || receipt.status == DeliveryStatus::Retry =>
+                    {
+                        crate::receipts::record(
+                            db,
+                            dispatcher.documents(),
+                            dispatcher.settings(),
+                            provider.name(),
+                            &receipt,
+                        )
+                        .await?;
+                    }
+                    PollOutcome::Status(_) => {}
+                    PollOutcome::Transient(why) | PollOutcome::Permanent(why) => {
+                        warn!(message_id = %due.id, gateway = provider.name(), error = %why, "status request failed");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Feeds each SMS provider's prompt and late delivery reports since the last sweep into
@@ -73,7 +128,7 @@ async fn report_health(
     // Wall clock: receipts are stamped with it when they arrive.
     let now = crate::storage::now_ms();
     for (_, gateway) in route.gateways() {
-        if !matches!(gateway, crate::channels::Gateway::Profile(_)) {
+        if !matches!(gateway, Gateway::Profile(_)) {
             continue;
         }
         let name = gateway.name().to_owned();
