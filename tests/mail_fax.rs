@@ -14,6 +14,7 @@ use vestnik::settings::GatewayName;
 both_backends! {
     a_letter_is_tracked_to_delivery_and_returned_unclaimed_counts_as_delivered;
     a_fax_busy_twice_is_sent_again_and_delivered;
+    a_precompiled_letter_is_checked_at_intake_and_sent_as_is;
 }
 
 async fn app_with(backend: Backend, mail: &FakeMail, fax: &FakeFax) -> TestApp {
@@ -228,6 +229,93 @@ async fn a_fax_busy_twice_is_sent_again_and_delivered(backend: Backend) {
         app.db.receipt_count(message_id).await.unwrap(),
         3,
         "every result is kept as evidence"
+    );
+    app.stop().await;
+}
+
+/// A letter the caller typeset itself, addressed to `recipient`.
+fn own_letter(recipient: &Value) -> Vec<u8> {
+    use vestnik::letters::{Letter, RecipientBlock, Sender, Signatory};
+    let postal = &recipient["contacts"]["postal_address"];
+    let letter = Letter {
+        sender: Sender {
+            name: "ООО «РУСЭНЕРГОСБЫТ»".into(),
+            address: "101000, г. Москва, ул. Примерная, д. 1".into(),
+            phone: "+7 (800) 100-00-00".into(),
+            email: "info@rusenergosbyt.example".into(),
+            website: "https://rusenergosbyt.example".into(),
+        },
+        outgoing_number: "ДО-17/204".into(),
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+        recipient: RecipientBlock {
+            name: recipient["name"].as_str().unwrap().into(),
+            address: postal["address"].as_str().unwrap().into(),
+            postcode: postal["postcode"].as_str().unwrap().into(),
+        },
+        body: "# Ответ на обращение\n\nПисьмо подготовлено в системе документооборота.".into(),
+        signatory: Signatory {
+            position: "Начальник отдела".into(),
+            name: "И. И. Петров".into(),
+        },
+        executor: None,
+    };
+    vestnik::letters::render(&letter, &Default::default()).unwrap()
+}
+
+async fn a_precompiled_letter_is_checked_at_intake_and_sent_as_is(backend: Backend) {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mail = FakeMail::start().await;
+    let fax = FakeFax::start().await;
+    let app = app_with(backend, &mail, &fax).await;
+
+    // US Letter with an advert near the edge: refused, each problem named with its code.
+    let mut body = outage(0, "mail", "outage-own-bad");
+    let bad = std::fs::read(common::repo_path("tests/data/libreoffice-letter.pdf")).unwrap();
+    body["recipients"][0]["letter_pdf"] = json!(b64(&bad));
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    let reasons: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["field"] == "recipients[0].letter_pdf")
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("page_size:")),
+        "{problem}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("outside_printable_area:")),
+        "{problem}"
+    );
+    assert!(mail.submissions().is_empty(), "nothing sent");
+
+    // Not a PDF at all.
+    body["recipients"][0]["letter_pdf"] = json!(b64(b"hello"));
+    assert_eq!(app.post_intent(&body).await.status(), 422);
+
+    // A good one goes to the print house byte for byte.
+    let mut body = outage(0, "mail", "outage-own-good");
+    let own = own_letter(&body["recipients"][0]);
+    body["recipients"][0]["letter_pdf"] = json!(b64(&own));
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "letter handed over", |i| {
+            only_message(i)["status"] == "sent"
+        })
+        .await;
+    assert_eq!(mail.submissions()[0].pdf, own);
+    assert_eq!(
+        only_message(&intent)["content_sha256"],
+        hex::encode(sha2::Sha256::digest(&own))
     );
     app.stop().await;
 }

@@ -85,10 +85,14 @@ pub async fn create(
     }
     let rulebook = state.rulebook.clone();
     let now = state.clock.now();
+    let rules = state.settings.letters.check.clone();
+    let documents = state.documents.clone();
     let intent = tokio::task::spawn_blocking(move || {
         let mut intent = intent;
         intent
             .plan(&rulebook, now)
+            .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
+        super::letters::check_and_keep(&intent, &rules, &documents)
             .map_err(|errors| ApiError::Invalid(errors.into_vec()))?;
         Ok::<_, ApiError>(intent)
     })

@@ -4,6 +4,7 @@ mod auth;
 mod compliance;
 mod deadlines;
 mod intents;
+mod letters;
 mod problem;
 mod receipts;
 

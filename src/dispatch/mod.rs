@@ -177,11 +177,14 @@ impl Dispatcher {
                 let zoned = batch
                     .into_iter()
                     .map(|(outgoing, message)| {
-                        let tz = recipients
-                            .get(&message.recipient_idx)
+                        let recipient = recipients.get(&message.recipient_idx);
+                        let tz = recipient
                             .and_then(|r| r.time_zone.parse().ok())
                             .unwrap_or(chrono_tz::Europe::Moscow);
-                        (outgoing, message, tz)
+                        let precompiled = recipient
+                            .and_then(|r| r.details.0["letter_pdf_sha256"].as_str())
+                            .map(str::to_owned);
+                        (outgoing, message, tz, precompiled)
                     })
                     .collect();
                 batch = Vec::new();

@@ -17,45 +17,56 @@ use crate::settings::{Letters, Organization};
 use crate::storage::Claimed;
 use crate::templates::Rendered;
 
+/// What every letter of a batch shares.
+struct Shared {
+    org: Organization,
+    letters: Letters,
+    documents: Documents,
+    executor: Option<Executor>,
+}
+
+/// One letter to typeset.
+struct Job {
+    outgoing: Outgoing,
+    outgoing_number: String,
+    date: NaiveDate,
+    /// The caller's own PDF (its SHA-256 in the documents store), if it sent one.
+    precompiled: Option<String>,
+}
+
 impl Dispatcher {
     /// Turns every letter of `batch` into its PDF; a letter that cannot be typeset is
     /// returned with the reason (it is the same on every try).
     pub(super) async fn typeset<'a>(
         &self,
         intent: &CachedIntent,
-        batch: Vec<(Outgoing, &'a Claimed, Tz)>,
+        batch: Vec<(Outgoing, &'a Claimed, Tz, Option<String>)>,
     ) -> Vec<(Result<Outgoing, String>, &'a Claimed)> {
-        let org = self.org.clone();
-        let letters = self.letters.clone();
-        let documents = self.documents.clone();
-        let executor = (intent.kind == IntentKind::AppealReply)
-            .then(|| executor(&intent.event))
-            .flatten();
-        let number_base = format!("{}{}", letters.number_prefix, intent.external_id);
+        let shared = Shared {
+            org: self.org.clone(),
+            letters: self.letters.clone(),
+            documents: self.documents.clone(),
+            executor: (intent.kind == IntentKind::AppealReply)
+                .then(|| executor(&intent.event))
+                .flatten(),
+        };
+        let number_base = format!("{}{}", shared.letters.number_prefix, intent.external_id);
         let today = self.clock.now();
         let (jobs, claims): (Vec<_>, Vec<_>) = batch
             .into_iter()
-            .map(|(outgoing, claimed, tz)| {
-                let number = format!("{number_base}/{}", claimed.recipient_idx + 1);
-                (
-                    (outgoing, number, today.with_timezone(&tz).date_naive()),
-                    claimed,
-                )
+            .map(|(outgoing, claimed, tz, precompiled)| {
+                let job = Job {
+                    outgoing,
+                    outgoing_number: format!("{number_base}/{}", claimed.recipient_idx + 1),
+                    date: today.with_timezone(&tz).date_naive(),
+                    precompiled,
+                };
+                (job, claimed)
             })
             .unzip();
         let typeset = tokio::task::spawn_blocking(move || {
             jobs.into_iter()
-                .map(|(outgoing, number, date)| {
-                    to_pdf(
-                        outgoing,
-                        &org,
-                        &letters,
-                        &documents,
-                        number,
-                        date,
-                        executor.clone(),
-                    )
-                })
+                .map(|job| to_pdf(job, &shared))
                 .collect::<Vec<_>>()
         })
         .await;
@@ -67,18 +78,46 @@ impl Dispatcher {
     }
 }
 
-fn to_pdf(
-    mut outgoing: Outgoing,
-    org: &Organization,
-    settings: &Letters,
-    documents: &Documents,
-    outgoing_number: String,
-    date: NaiveDate,
-    executor: Option<Executor>,
-) -> Result<Outgoing, String> {
+fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
+    let Job {
+        mut outgoing,
+        outgoing_number,
+        date,
+        precompiled,
+    } = job;
+    let (org, settings, documents) = (&shared.org, &shared.letters, &shared.documents);
+    let executor = shared.executor.clone();
     let Rendered::Letter { text } = &outgoing.content else {
         return Ok(outgoing);
     };
+    if let Some(sha256) = &precompiled {
+        let pdf = documents
+            .read(sha256, "pdf")
+            .map_err(|e| format!("the precompiled letter is gone: {e:#}"))?;
+        let pages = lopdf::Document::load_mem(&pdf)
+            .map_err(|e| format!("the precompiled letter is unreadable: {e}"))?
+            .get_pages()
+            .len() as u32;
+        outgoing.content = Rendered::Pdf {
+            pdf: Arc::new(pdf),
+            pages,
+        };
+        return Ok(outgoing);
+    }
+    if let Some(sha256) = &precompiled {
+        let pdf = documents
+            .read(sha256, "pdf")
+            .map_err(|e| format!("the precompiled letter is gone: {e:#}"))?;
+        let pages = lopdf::Document::load_mem(&pdf)
+            .map_err(|e| format!("the precompiled letter is unreadable: {e}"))?
+            .get_pages()
+            .len() as u32;
+        outgoing.content = Rendered::Pdf {
+            pdf: Arc::new(pdf),
+            pages,
+        };
+        return Ok(outgoing);
+    }
     let recipient = match &outgoing.to {
         Destination::Postal { name, address } => RecipientBlock {
             name: name.clone(),

@@ -109,6 +109,10 @@ pub struct Recipient {
     /// Kind-specific per-recipient fields (e.g. the debt of a `debt_warning`), normalised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debt: Option<Value>,
+    /// A letter the caller typeset itself, sent by mail and fax instead of ours; checked
+    /// as a print house would before the intent is accepted (see `api::letters`).
+    #[serde(skip)]
+    pub letter_pdf: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// A recipient as it arrived: every field loose, so all its errors can be reported.
@@ -122,6 +126,8 @@ pub struct RawRecipient {
     contacts: Option<Loose<RawContacts>>,
     channels: Option<Loose<Vec<String>>>,
     debt: Option<Value>,
+    /// Base64 of a precompiled PDF letter.
+    letter_pdf: Option<Loose<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +195,32 @@ impl RawRecipient {
             }
         }
 
+        let letter_pdf = optional(self.letter_pdf, &p("letter_pdf"), errors).and_then(|b64| {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(pdf) if pdf.starts_with(b"%PDF-") => Some(std::sync::Arc::new(pdf)),
+                Ok(_) => {
+                    errors.push(p("letter_pdf"), "is not a PDF (no %PDF- header)");
+                    None
+                }
+                Err(e) => {
+                    errors.push(p("letter_pdf"), format!("is not base64: {e}"));
+                    None
+                }
+            }
+        });
+        if letter_pdf.is_some()
+            && !channels
+                .iter()
+                .flatten()
+                .any(|c| matches!(c, Channel::Mail | Channel::Fax))
+        {
+            errors.push(
+                p("letter_pdf"),
+                "is sent by mail or fax; add one of those channels",
+            );
+        }
+
         if errors.len() != before {
             return None;
         }
@@ -201,6 +233,7 @@ impl RawRecipient {
                 contacts,
                 channels: channels?,
                 debt: None,
+                letter_pdf,
             },
             self.debt,
         ))

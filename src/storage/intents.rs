@@ -248,8 +248,12 @@ fn columns(intent: &mut NewIntent, now: i64) -> (RecipientColumns, MessageColumn
         .into_iter()
         .enumerate()
     {
-        let details =
-            json!({"name": recipient.name, "contacts": recipient.contacts, "debt": recipient.debt});
+        let letter_pdf_sha256 = recipient
+            .letter_pdf
+            .as_ref()
+            .map(|pdf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf.as_slice())));
+        let details = json!({"name": recipient.name, "contacts": recipient.contacts,
+            "debt": recipient.debt, "letter_pdf_sha256": letter_pdf_sha256});
         r.idx.push(i as i64);
         r.account_number.push(recipient.account_number);
         r.customer_type
