@@ -156,6 +156,8 @@ pub struct Letters {
     /// Every letter PDF sent or received, and return-receipt scans, by SHA-256: the
     /// stored copies proofs are built from.
     pub documents_dir: PathBuf,
+    /// Attach the letter (the kind's `letter` template, typeset) to every email as a PDF.
+    pub attach_to_email: bool,
     #[serde(default)]
     pub geometry: crate::letters::Geometry,
     #[serde(default)]

@@ -13,6 +13,7 @@ both_backends! {
     an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_mandatory_field;
     a_refused_recipient_fails_at_once_and_a_deferral_is_retried;
     a_dkim_signed_email_verifies_against_the_published_key;
+    the_letter_rides_along_as_a_pdf_attachment;
 }
 
 async fn app_with(backend: Backend, sink: &SmtpSink) -> TestApp {
@@ -198,5 +199,44 @@ async fn a_dkim_signed_email_verifies_against_the_published_key(backend: Backend
         hex::encode(sha2::Sha256::digest(message_bytes)),
         "the proof hashes the signed bytes"
     );
+    app.stop().await;
+}
+
+async fn the_letter_rides_along_as_a_pdf_attachment(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.port = port;
+        s.letters.attach_to_email = true;
+    })
+    .await;
+    let mut body = example("tariff_change");
+    body["recipients"] = json!([body["recipients"][0].clone()]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    app.wait_for(id, "sent the email", |i| email(i, 0)["status"] == "sent")
+        .await;
+    let raw = &sink.received()[0].data;
+    let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+    assert!(
+        !message.body_text(0).unwrap().is_empty(),
+        "the text part stays"
+    );
+    use mail_parser::MimeHeaders;
+    let attachment = message.attachment(0).expect("one attachment");
+    assert_eq!(attachment.attachment_name(), Some("letter.pdf"));
+    let pdf = attachment.contents();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text: String = pdf_extract::extract_text_from_mem(pdf)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let account: String = body["recipients"][0]["account_number"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(text.contains(&account), "the letter names the account");
     app.stop().await;
 }

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::fake_sms::{FakeProvider, Fault, Provider};
+use common::fake_sms::{FakeProvider, Fault, Provider, Report};
 use common::{Backend, TestApp, example, spawn_app_with};
 use serde_json::{Value, json};
 use vestnik::settings::{GatewayName, SmsProvider};
@@ -17,6 +17,7 @@ both_backends! {
     a_failing_provider_loses_its_traffic_to_a_healthy_one;
     refused_connections_and_timeouts_fail_over_with_bounded_duplicates;
     an_outage_of_the_only_provider_waits_without_using_up_attempts;
+    traffic_shifts_away_from_a_provider_whose_reports_never_come;
 }
 
 /// A provider for the app: its fake (or a dead address) and its weight.
@@ -260,4 +261,65 @@ async fn an_outage_of_the_only_provider_waits_without_using_up_attempts(backend:
         assert!(m["attempts"].as_i64().unwrap() < 8, "{m}");
     }
     app.stop().await;
+}
+
+async fn traffic_shifts_away_from_a_provider_whose_reports_never_come(backend: Backend) {
+    let silent = FakeProvider::start(Provider::SmsRu).await;
+    silent.set_fault(Some(Fault::Silent));
+    let prompt = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(
+        backend,
+        &[&silent, &prompt],
+        vec![
+            Upstream {
+                profile: "smsru",
+                base_url: silent.base_url.clone(),
+                weight: 1,
+            },
+            Upstream {
+                profile: "generic-json",
+                base_url: prompt.base_url.clone(),
+                weight: 1,
+            },
+        ],
+        common::repo_path("channels"),
+        |s| s.sms.slow_report_after = Duration::from_secs(1),
+    )
+    .await;
+    prompt.auto_report(
+        format!("{}/v1/receipts/generic-json", app.base),
+        Report::Delivered,
+    );
+    let mut first = visit(20);
+    first["external_id"] = json!("visit-first");
+    let accepted: Value = app.post_intent(&first).await.json().await.unwrap();
+    all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;
+    assert_eq!(
+        silent.received().len(),
+        10,
+        "an even split while both look healthy"
+    );
+
+    // The silent provider's reports are now overdue; the sweeper counts them against it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut second = visit(20);
+    second["external_id"] = json!("visit-second");
+    let accepted: Value = app.post_intent(&second).await.json().await.unwrap();
+    all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;
+    let to_silent = silent.received().len() - 10;
+    assert!(
+        to_silent <= 7,
+        "the silent provider still got {to_silent} of 20 (an even split is 10)"
+    );
+    assert!(to_silent >= 1, "a trickle stays, so recovery can show");
+    app.stop().await;
+}
+
+async fn all_sms_sent_or_delivered(app: &TestApp, id: &str) {
+    app.wait_for(id, "every SMS handed over", |i| {
+        sms_messages(i)
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "delivered")
+    })
+    .await;
 }

@@ -2,21 +2,27 @@
 
 use lettre::Message;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
+use super::{Destination, Outgoing};
 use crate::settings::Organization;
+use crate::templates::Rendered;
 
 /// A complete RFC 5322 message built by lettre: RFC 2047 encoded Cyrillic headers,
-/// `multipart/alternative` text + HTML, and our own Message-ID for support and audit.
-pub fn build(
-    message_id: &str,
-    sender: &Organization,
-    address: &str,
-    name: &str,
-    subject: &str,
-    text: &str,
-    html: &str,
-) -> Result<Message, String> {
+/// `multipart/alternative` text + HTML, our own Message-ID for support and audit, and the
+/// letter's PDF attached when the message carries one (`multipart/mixed` around it).
+pub fn build(message: &Outgoing, sender: &Organization) -> Result<Message, String> {
+    let (
+        Destination::Email { address, name },
+        Rendered::Email {
+            subject,
+            text,
+            html,
+        },
+    ) = (&message.to, &message.content)
+    else {
+        return Err("only email content goes to an email address".into());
+    };
     let from: Mailbox = format!("{} <{}>", sender.name, sender.email)
         .parse()
         .map_err(|e| format!("organization.email is not a mailbox: {e}"))?;
@@ -29,23 +35,30 @@ pub fn build(
         .rsplit_once('@')
         .map(|(_, d)| d)
         .unwrap_or("vestnik.local");
-    lettre::Message::builder()
+    let alternative = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text.to_owned()),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html.to_owned()),
+        );
+    let builder = lettre::Message::builder()
         .from(from)
         .to(to)
         .subject(subject)
-        .message_id(Some(format!("<{message_id}@{domain}>")))
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text.to_owned()),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html.to_owned()),
-                ),
-        )
-        .map_err(|e| format!("cannot build email: {e}"))
+        .message_id(Some(format!("<{}@{domain}>", message.message_id)));
+    let built = match &message.attachment {
+        Some(pdf) => builder.multipart(MultiPart::mixed().multipart(alternative).singlepart(
+            Attachment::new("letter.pdf".into()).body(
+                pdf.to_vec(),
+                ContentType::parse("application/pdf").expect("a valid MIME type"),
+            ),
+        )),
+        None => builder.multipart(alternative),
+    };
+    built.map_err(|e| format!("cannot build email: {e}"))
 }

@@ -52,6 +52,8 @@ pub struct Outgoing {
     pub channel: Channel,
     pub to: Destination,
     pub content: Rendered,
+    /// The letter's PDF, attached to an email when `letters.attach_to_email` is on.
+    pub attachment: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// What the gateway made of a message.

@@ -93,26 +93,9 @@ fn file_content(
     sender: &Organization,
 ) -> Result<(Vec<u8>, &'static str), String> {
     match (&message.content, &message.to) {
-        (
-            Rendered::Email {
-                subject,
-                text,
-                html,
-            },
-            Destination::Email { address, name },
-        ) => Ok((
-            super::email::build(
-                &message.message_id,
-                sender,
-                address,
-                name,
-                subject,
-                text,
-                html,
-            )?
-            .formatted(),
-            "eml",
-        )),
+        (Rendered::Email { .. }, Destination::Email { .. }) => {
+            Ok((super::email::build(message, sender)?.formatted(), "eml"))
+        }
         (Rendered::Sms { text }, Destination::Phone(phone)) => {
             let sms = super::profiles::SmsText::analyze(text);
             let body = json!({

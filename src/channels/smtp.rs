@@ -18,9 +18,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::{Destination, Outgoing, SendResult, email};
+use super::{Outgoing, SendResult, email};
 use crate::settings::{Dkim, DkimAlgorithm, Organization, Smtp as SmtpSettings, SmtpTls};
-use crate::templates::Rendered;
 
 #[derive(Clone)]
 pub struct SmtpGateway {
@@ -82,26 +81,7 @@ impl SmtpGateway {
     }
 
     async fn send_one(&self, message: Outgoing, sender: &Organization) -> SendResult {
-        let (
-            Destination::Email { address, name },
-            Rendered::Email {
-                subject,
-                text,
-                html,
-            },
-        ) = (&message.to, &message.content)
-        else {
-            return SendResult::Permanent("only email goes through SMTP".into());
-        };
-        let mut email = match email::build(
-            &message.message_id,
-            sender,
-            address,
-            name,
-            subject,
-            text,
-            html,
-        ) {
+        let mut email = match email::build(&message, sender) {
             Ok(email) => email,
             Err(why) => return SendResult::Permanent(why),
         };

@@ -149,6 +149,7 @@ impl Dispatcher {
 
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
+        let mut attachments: Vec<(String, Rendered)> = Vec::new();
         let now = self.clock.now();
         for message in &claimed {
             let recipient = recipients.get(&message.recipient_idx);
@@ -165,14 +166,24 @@ impl Dispatcher {
                 continue;
             }
             match self.prepare(&intent, message, recipient) {
-                Ok(outgoing) => by_channel
-                    .entry(outgoing.channel)
-                    .or_default()
-                    .push((outgoing, message)),
+                Ok((outgoing, letter)) => {
+                    if let Some(letter) = letter {
+                        attachments.push((outgoing.message_id.clone(), letter));
+                    }
+                    by_channel
+                        .entry(outgoing.channel)
+                        .or_default()
+                        .push((outgoing, message))
+                }
                 Err(why) => outcomes.push(failed(message, why)),
             }
         }
         for (channel, mut batch) in by_channel {
+            if channel == Channel::Email && !attachments.is_empty() {
+                batch = self
+                    .attach_letters(&intent, batch, &mut attachments, &recipients, &mut outcomes)
+                    .await;
+            }
             if matches!(channel, Channel::Mail | Channel::Fax) {
                 let zoned = batch
                     .into_iter()
@@ -229,7 +240,7 @@ impl Dispatcher {
         intent: &CachedIntent,
         message: &Claimed,
         recipient: Option<&RecipientRow>,
-    ) -> Result<Outgoing, String> {
+    ) -> Result<(Outgoing, Option<Rendered>), String> {
         let recipient = recipient.ok_or("recipient row missing")?;
         let channel = Channel::parse(&message.channel)
             .ok_or_else(|| format!("unknown channel {}", message.channel))?;
@@ -262,6 +273,13 @@ impl Dispatcher {
             channel.as_str(),
         );
         let content = self.renderer.render(intent.kind, channel, &ctx)?;
+        // The letter to attach to an email is typeset with the mail and fax letters.
+        let letter = match channel {
+            Channel::Email if self.letters.attach_to_email => {
+                Some(self.renderer.render(intent.kind, Channel::Mail, &ctx)?)
+            }
+            _ => None,
+        };
         if let (Rendered::Sms { text }, Some(max)) =
             (&content, self.rulebook.plans.sms_max_parts(intent.kind))
         {
@@ -300,12 +318,16 @@ impl Dispatcher {
                 .map_err(|e| format!("postal address unreadable: {e}"))?,
             },
         };
-        Ok(Outgoing {
-            message_id: message.id.clone(),
-            channel,
-            to,
-            content,
-        })
+        Ok((
+            Outgoing {
+                message_id: message.id.clone(),
+                channel,
+                to,
+                content,
+                attachment: None,
+            },
+            letter,
+        ))
     }
 
     fn outcome(&self, message: &Claimed, sent: Sent, template: String) -> Outcome {

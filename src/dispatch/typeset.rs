@@ -8,6 +8,8 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use std::collections::HashMap;
+
 use super::{CachedIntent, Dispatcher};
 use crate::channels::{Destination, Outgoing};
 use crate::documents::Documents;
@@ -15,6 +17,7 @@ use crate::intents::IntentKind;
 use crate::letters::{self, Executor, Letter, RecipientBlock, Sender, Signatory};
 use crate::settings::{Letters, Organization};
 use crate::storage::Claimed;
+use crate::storage::{Outcome, RecipientRow};
 use crate::templates::Rendered;
 
 /// What every letter of a batch shares.
@@ -35,6 +38,55 @@ struct Job {
 }
 
 impl Dispatcher {
+    /// Typesets the letter rendered for each email of `batch` (in `letters`, by message
+    /// id) and attaches it; an email whose letter cannot be typeset fails with the reason.
+    pub(super) async fn attach_letters<'a>(
+        &self,
+        intent: &CachedIntent,
+        batch: Vec<(Outgoing, &'a Claimed)>,
+        letters: &mut Vec<(String, Rendered)>,
+        recipients: &HashMap<i64, RecipientRow>,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Vec<(Outgoing, &'a Claimed)> {
+        let mut texts: HashMap<String, Rendered> = letters.drain(..).collect();
+        let mut copies = Vec::new();
+        for (outgoing, message) in &batch {
+            if let Some(letter) = texts.remove(&outgoing.message_id) {
+                let tz = recipients
+                    .get(&message.recipient_idx)
+                    .and_then(|r| r.time_zone.parse().ok())
+                    .unwrap_or(chrono_tz::Europe::Moscow);
+                let copy = Outgoing {
+                    content: letter,
+                    ..outgoing.clone()
+                };
+                copies.push((copy, *message, tz, None));
+            }
+        }
+        let mut pdfs: HashMap<String, Result<Outgoing, String>> = self
+            .typeset(intent, copies)
+            .await
+            .into_iter()
+            .map(|(result, message)| (message.id.clone(), result))
+            .collect();
+        let mut ready = Vec::with_capacity(batch.len());
+        for (mut outgoing, message) in batch {
+            match pdfs.remove(&message.id) {
+                Some(Ok(Outgoing {
+                    content: Rendered::Pdf { pdf, .. },
+                    ..
+                })) => {
+                    outgoing.attachment = Some(pdf);
+                    ready.push((outgoing, message));
+                }
+                Some(Ok(_)) => ready.push((outgoing, message)),
+                Some(Err(why)) => outcomes.push(super::failed(message, why)),
+                None => ready.push((outgoing, message)),
+            }
+        }
+        ready
+    }
+
     /// Turns every letter of `batch` into its PDF; a letter that cannot be typeset is
     /// returned with the reason (it is the same on every try).
     pub(super) async fn typeset<'a>(
@@ -124,12 +176,18 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
             address: address.address.clone(),
             postcode: address.postcode.clone(),
         },
+        // A letter attached to an email: addressed as the email is.
+        Destination::Email { address, name } => RecipientBlock {
+            name: name.clone(),
+            address: format!("эл. почта: {address}"),
+            postcode: String::new(),
+        },
         Destination::Fax { number, name } => RecipientBlock {
             name: name.clone(),
             address: format!("факс {}", phone(number)),
             postcode: String::new(),
         },
-        _ => return Err("a letter goes by mail or fax".into()),
+        Destination::Phone(_) => return Err("a letter does not go by SMS".into()),
     };
     let letter = Letter {
         sender: Sender {
