@@ -72,6 +72,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Submit a mailing from a CSV of recipients, in batches (docs/import.md).
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,7 +89,7 @@ enum TokenCommand {
     },
 }
 
-fn parse_kind(s: &str) -> Result<IntentKind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<IntentKind, String> {
     IntentKind::parse(s).ok_or_else(|| format!("unknown kind '{s}'"))
 }
 
@@ -120,8 +122,13 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
+    // Import needs no settings: it talks to a server, like any upstream system.
+    let command = match cli.command {
+        Command::Import(args) => return crate::import::run(args).await,
+        other => other,
+    };
     let mut settings = Settings::load(cli.config.as_deref())?;
-    match cli.command {
+    match command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
                 settings.server.listen = listen;
@@ -186,6 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Import(_) => unreachable!("handled above"),
     }
 }
 

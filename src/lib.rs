@@ -32,6 +32,8 @@
 //!
 //! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
 //! [`cli`] (the `vestnik` command).
+//!
+//! Operability: [`import`] (a mailing from a CSV, through the API).
 
 pub mod api;
 pub mod app;
@@ -42,6 +44,7 @@ pub mod cli;
 pub mod clock;
 pub mod deadlines;
 pub mod dispatch;
+pub mod import;
 pub mod intents;
 pub mod letters;
 pub mod pii;
