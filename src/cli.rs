@@ -74,6 +74,18 @@ enum Command {
     },
     /// Submit a mailing from a CSV of recipients, in batches (docs/import.md).
     Import(crate::import::ImportArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets as ***) and check it: unknown keys,
+    /// the database, gateway profiles, templates, calendar years, policies and plans.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,9 +134,13 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
-    // Import needs no settings: it talks to a server, like any upstream system.
+    // Neither needs valid settings: import talks to a server, and config check reports
+    // what is wrong with them instead of stopping at the first fault.
     let command = match cli.command {
         Command::Import(args) => return crate::import::run(args).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => return crate::config_check::run(cli.config.as_deref()).await,
         other => other,
     };
     let mut settings = Settings::load(cli.config.as_deref())?;
@@ -193,7 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Import(_) => unreachable!("handled above"),
+        Command::Import(_) | Command::Config { .. } => unreachable!("handled above"),
     }
 }
 
