@@ -55,9 +55,15 @@ fn the_shipped_config_passes_and_secrets_print_as_stars() {
     let shown: toml::Table = stdout.parse().expect("stdout is TOML");
     assert_eq!(shown["smtp"]["password"].as_str(), Some("***"));
     assert_eq!(shown["smtp"]["username"].as_str(), Some("mailer"));
-    assert_eq!(shown["sms"]["secrets"]["SMSRU_API_ID"].as_str(), Some("***"));
+    assert_eq!(
+        shown["sms"]["secrets"]["SMSRU_API_ID"].as_str(),
+        Some("***")
+    );
     assert_eq!(shown["server"]["listen"].as_str(), Some("127.0.0.1:8080"));
-    assert!(!stdout.contains("hunter2") && !stdout.contains("s3cret"), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2") && !stdout.contains("s3cret"),
+        "{stdout}"
+    );
     // The DKIM key path is where a secret is, not a secret.
     assert!(shown["smtp"]["dkim"].get("key_file").is_some());
 }
@@ -91,7 +97,10 @@ fn an_unreachable_database_is_a_problem_and_its_password_stays_hidden() {
         dir.path(),
         None,
         // Port 1 on loopback: refused at once.
-        &[("VESTNIK_DATABASE__URL", "postgres://vestnik:pa55word@127.0.0.1:1/vestnik")],
+        &[(
+            "VESTNIK_DATABASE__URL",
+            "postgres://vestnik:pa55word@127.0.0.1:1/vestnik",
+        )],
     );
     assert_problem(
         &out,
@@ -106,7 +115,11 @@ fn a_gateway_profile_that_does_not_parse_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let profiles = dir.path().join("channels");
     std::fs::create_dir(&profiles).unwrap();
-    std::fs::write(profiles.join("broken.toml"), "name = \"broken\"\nkind = [unclosed\n").unwrap();
+    std::fs::write(
+        profiles.join("broken.toml"),
+        "name = \"broken\"\nkind = [unclosed\n",
+    )
+    .unwrap();
     let config = format!(
         "[channels]\nsms = \"profile\"\n[sms]\nprofile = \"broken\"\nprofiles_dir = \"{}\"\n",
         profiles.display()
@@ -115,7 +128,10 @@ fn a_gateway_profile_that_does_not_parse_is_named() {
     assert_problem(
         &out,
         &stderr,
-        &[&format!("gateway profile {}", profiles.join("broken.toml").display())],
+        &[&format!(
+            "gateway profile {}",
+            profiles.join("broken.toml").display()
+        )],
     );
 }
 
@@ -124,10 +140,18 @@ fn a_template_that_does_not_compile_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let templates = dir.path().join("templates");
     copy_dir(&repo("templates"), &templates);
-    std::fs::write(templates.join("planned_outage/sms.hbs"), "{{#if event.area}}unclosed").unwrap();
+    std::fs::write(
+        templates.join("planned_outage/sms.hbs"),
+        "{{#if event.area}}unclosed",
+    )
+    .unwrap();
     let config = format!("[templates]\ndir = \"{}\"\n", templates.display());
     let (out, _, stderr) = check(dir.path(), Some(&config), &[]);
-    assert_problem(&out, &stderr, &[&format!("templates in {}", templates.display())]);
+    assert_problem(
+        &out,
+        &stderr,
+        &[&format!("templates in {}", templates.display())],
+    );
 }
 
 #[test]
@@ -151,7 +175,11 @@ fn broken_policies_or_channel_plans_are_named() {
     for key in ["policies_file", "plans_file"] {
         let config = format!("[deadlines]\n{key} = \"{}\"\n", broken.display());
         let (out, _, stderr) = check(dir.path(), Some(&config), &[]);
-        assert_problem(&out, &stderr, &["deadline rules", &broken.display().to_string()]);
+        assert_problem(
+            &out,
+            &stderr,
+            &["deadline rules", &broken.display().to_string()],
+        );
     }
 }
 

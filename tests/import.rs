@@ -14,7 +14,8 @@ both_backends! {
     skip_bad_sends_the_good_rows_in_batches_and_a_rerun_replays_them;
 }
 
-const HEADER: &str = "account_number,customer_type,name,time_zone,email,phone,fax,postcode,address,channels";
+const HEADER: &str =
+    "account_number,customer_type,name,time_zone,email,phone,fax,postcode,address,channels";
 
 fn write_event(dir: &Path) -> PathBuf {
     let path = dir.join("event.json");
@@ -89,7 +90,10 @@ async fn bad_rows_stop_the_import_and_nothing_is_sent(backend: Backend) {
         "5 rows, 1 good, 4 bad",
         "nothing was sent",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
     // Personal data only masked.
     for raw in ["+7916123", "ivan.sidorov", "Сидоров"] {
@@ -130,7 +134,10 @@ async fn skip_bad_sends_the_good_rows_in_batches_and_a_rerun_replays_them(backen
     let out = import(&args, &app.base, &app.token).await;
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains(":3: phone (no*****hone): must be in E.164 format"), "{stderr}");
+    assert!(
+        stderr.contains(":3: phone (no*****hone): must be in E.164 format"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains(":6: channels: none of these counts as the legal notice")
             && stderr.contains("(refused by the server)"),
@@ -180,8 +187,13 @@ fn a_million_rows_are_checked_in_bounded_memory() {
     out.flush().unwrap();
     drop(out);
     let size = std::fs::metadata(&csv).unwrap().len();
-    assert!(size > 70 << 20, "the file ({size} bytes) is larger than the bound");
+    assert!(
+        size > 70 << 20,
+        "the file ({size} bytes) is larger than the bound"
+    );
 
+    // Reaped by wait4 below, which std's wait would not let us call.
+    #[allow(clippy::zombie_processes)]
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vestnik"))
         .args(["import", "--kind", "planned_outage", "--dry-run", "--event"])
         .arg(&event)
@@ -204,9 +216,21 @@ fn a_million_rows_are_checked_in_bounded_memory() {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t);
     let stderr = reader.join().unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{stderr}");
-    assert!(stderr.contains(&format!("{ROWS} rows, {ROWS} good, 0 bad")), "{stderr}");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{ROWS} rows, {ROWS} good, 0 bad")),
+        "{stderr}"
+    );
     let peak_mib = usage.ru_maxrss / 1024;
-    eprintln!("peak RSS checking {ROWS} rows ({} MiB of CSV): {peak_mib} MiB", size >> 20);
-    assert!(peak_mib < LIMIT_MIB, "peak RSS {peak_mib} MiB, bound {LIMIT_MIB} MiB");
+    eprintln!(
+        "peak RSS checking {ROWS} rows ({} MiB of CSV): {peak_mib} MiB",
+        size >> 20
+    );
+    assert!(
+        peak_mib < LIMIT_MIB,
+        "peak RSS {peak_mib} MiB, bound {LIMIT_MIB} MiB"
+    );
 }

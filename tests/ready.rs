@@ -25,13 +25,22 @@ async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, String, Va
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, content_type, response.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        content_type,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 fn failed_checks(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -79,7 +88,10 @@ async fn an_api_without_a_worker_is_not_ready_until_one_heartbeats(backend: Back
         if status == 200 {
             break body;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "never ready: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never ready: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(body["worker"], "1 heartbeating", "{body}");
@@ -108,7 +120,10 @@ async fn a_pending_migration_or_a_lost_database_is_not_ready(backend: Backend) {
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["migrations"], "{body}");
     let reason = body["errors"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains(&format!("not applied: [{version}]")), "{reason}");
+    assert!(
+        reason.contains(&format!("not applied: [{version}]")),
+        "{reason}"
+    );
 
     // The pool closed under it: nothing can be reached, and /health agrees.
     match &app.db {

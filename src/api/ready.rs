@@ -55,19 +55,34 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     if state.worker.any() {
         checks.insert("worker".into(), "in process".into());
     } else if database.is_ok() {
-        match state.db.live_workers(DELIVERY_QUEUE, 2 * heartbeat + 1).await {
+        match state
+            .db
+            .live_workers(DELIVERY_QUEUE, 2 * heartbeat + 1)
+            .await
+        {
             Ok(n) if n > 0 => {
                 checks.insert("worker".into(), format!("{n} heartbeating").into());
             }
             Ok(_) => fail(
                 "worker",
-                format!("none runs in this process, and none has sent a heartbeat in {}s", 2 * heartbeat + 1),
+                format!(
+                    "none runs in this process, and none has sent a heartbeat in {}s",
+                    2 * heartbeat + 1
+                ),
                 &mut checks,
             ),
-            Err(e) => fail("worker", format!("heartbeats cannot be read: {e:#}"), &mut checks),
+            Err(e) => fail(
+                "worker",
+                format!("heartbeats cannot be read: {e:#}"),
+                &mut checks,
+            ),
         }
     } else {
-        fail("worker", "none runs in this process, and the database holding heartbeats is unreachable".into(), &mut checks);
+        fail(
+            "worker",
+            "none runs in this process, and the database holding heartbeats is unreachable".into(),
+            &mut checks,
+        );
     }
 
     if errors.is_empty() {

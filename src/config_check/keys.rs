@@ -80,7 +80,9 @@ fn origin(path: &str, file: Option<&Path>, file_value: Option<&toml::Table>) -> 
 
 /// `a.b[2].c` → `["a", "b", "2", "c"]`.
 fn segments(path: &str) -> Vec<&str> {
-    path.split(['.', '[', ']']).filter(|s| !s.is_empty()).collect()
+    path.split(['.', '[', ']'])
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn lookup(table: &toml::Table, path: &str) -> bool {
@@ -111,7 +113,8 @@ fn remove(value: &mut toml::Value, path: &str) -> bool {
                 Some(v) => v,
                 None => return false,
             },
-            toml::Value::Array(a) => match segment.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+            toml::Value::Array(a) => match segment.parse::<usize>().ok().and_then(|i| a.get_mut(i))
+            {
                 Some(v) => v,
                 None => return false,
             },

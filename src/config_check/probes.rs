@@ -152,7 +152,12 @@ pub fn calendar(settings: &Settings, today: NaiveDate) -> Vec<String> {
     let until = today + Months::new(12);
     (today.year()..=until.year())
         .filter_map(|year| calendar.year_source(year).err())
-        .map(|e| format!("calendar in {} (needed until {until}): {e}", d.calendar_dir.display()))
+        .map(|e| {
+            format!(
+                "calendar in {} (needed until {until}): {e}",
+                d.calendar_dir.display()
+            )
+        })
         .collect()
 }
 
@@ -168,7 +173,12 @@ pub fn rulebook(settings: &Settings, calendar_reported: bool) -> Vec<String> {
                 .map_err(anyhow::Error::from)
                 .and_then(|text| Ok(Policies::from_toml_str(&text)?))
                 .err()
-                .map(|e| format!("deadline rules: policies in {}: {e:#}", d.policies_file.display()));
+                .map(|e| {
+                    format!(
+                        "deadline rules: policies in {}: {e:#}",
+                        d.policies_file.display()
+                    )
+                });
             let plans = Plans::load(&d.plans_file)
                 .err()
                 .map(|e| format!("deadline rules: {e:#}"));

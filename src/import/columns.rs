@@ -54,7 +54,9 @@ impl Columns {
         for (i, raw) in header.iter().enumerate() {
             let name = raw.trim().to_ascii_lowercase();
             match ALL.iter().position(|c| *c == name) {
-                Some(c) if at[c].is_some() => problems.push(format!("column '{name}' appears twice")),
+                Some(c) if at[c].is_some() => {
+                    problems.push(format!("column '{name}' appears twice"))
+                }
                 Some(c) => at[c] = Some(i),
                 None if name.is_empty() => problems.push(format!("column {} has no name", i + 1)),
                 None => problems.push(format!(
@@ -69,7 +71,9 @@ impl Columns {
         }
         if kind == IntentKind::DebtWarning {
             for c in DEBT.into_iter().filter(|c| !has(c)) {
-                problems.push(format!("column '{c}' is missing (required for debt_warning)"));
+                problems.push(format!(
+                    "column '{c}' is missing (required for debt_warning)"
+                ));
             }
         } else if let Some(c) = DEBT.into_iter().find(|c| has(c)) {
             problems.push(format!("column '{c}' is only accepted for debt_warning"));
@@ -189,8 +193,12 @@ mod tests {
         let mut cols = REQUIRED.to_vec();
         cols.push("emial");
         let problems = Columns::from_header(&header(&cols), IntentKind::PlannedOutage).unwrap_err();
-        assert!(problems[0].contains("unknown column 'emial'"), "{problems:?}");
-        let problems = Columns::from_header(&header(&REQUIRED), IntentKind::DebtWarning).unwrap_err();
+        assert!(
+            problems[0].contains("unknown column 'emial'"),
+            "{problems:?}"
+        );
+        let problems =
+            Columns::from_header(&header(&REQUIRED), IntentKind::DebtWarning).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
 
@@ -198,8 +206,16 @@ mod tests {
     fn a_row_becomes_an_intake_recipient() {
         let cols = Columns::from_header(&header(&ALL[..10]), IntentKind::PlannedOutage).unwrap();
         let row = StringRecord::from(vec![
-            " 7701 ", "individual", "Иванов И.", "Europe/Moscow", "", "+79161234567", "",
-            "101000", "Москва", "sms; mail",
+            " 7701 ",
+            "individual",
+            "Иванов И.",
+            "Europe/Moscow",
+            "",
+            "+79161234567",
+            "",
+            "101000",
+            "Москва",
+            "sms; mail",
         ]);
         let json = cols.recipient(&row);
         assert_eq!(json["account_number"], "7701");
@@ -207,7 +223,10 @@ mod tests {
         assert!(json["contacts"].get("email").is_none());
         assert_eq!(json["channels"], serde_json::json!(["sms", "mail"]));
         assert_eq!(cols.quote(&row, "phone").unwrap(), "+7******4567");
-        assert_eq!(column_of("row.contacts.postal_address.postcode"), "postcode");
+        assert_eq!(
+            column_of("row.contacts.postal_address.postcode"),
+            "postcode"
+        );
         assert_eq!(column_of("row.channels[1]"), "channels");
     }
 }

@@ -69,7 +69,9 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "," | ";" | "|" => Ok(s.as_bytes()[0]),
         "\\t" | "\t" | "tab" => Ok(b'\t'),
-        _ => Err(format!("'{s}' is not a delimiter: use ',', ';', '|' or tab")),
+        _ => Err(format!(
+            "'{s}' is not a delimiter: use ',', ';', '|' or tab"
+        )),
     }
 }
 
@@ -171,9 +173,15 @@ fn check(args: &ImportArgs) -> anyhow::Result<(u64, String, (u64, SystemTime))> 
     if bad > args.max_errors {
         eprintln!("… and {} more bad rows", bad - args.max_errors);
     }
-    eprintln!("{}: {} rows, {good} good, {bad} bad", path.display(), good + bad);
+    eprintln!(
+        "{}: {} rows, {good} good, {bad} bad",
+        path.display(),
+        good + bad
+    );
     if bad > 0 && !args.skip_bad {
-        bail!("{bad} bad rows: nothing was sent (fix them, or use --skip-bad to send the {good} good rows)");
+        bail!(
+            "{bad} bad rows: nothing was sent (fix them, or use --skip-bad to send the {good} good rows)"
+        );
     }
     if good == 0 {
         bail!("no good rows: nothing to send");

@@ -115,7 +115,9 @@ impl Scan {
                     csv::ErrorKind::Utf8 { pos, .. } => {
                         return Ok(Some(Row::Bad {
                             line: pos.as_ref().map_or(0, |p| p.line()),
-                            problems: vec!["is not valid UTF-8 (save the file as CSV UTF-8)".into()],
+                            problems: vec![
+                                "is not valid UTF-8 (save the file as CSV UTF-8)".into(),
+                            ],
                         }));
                     }
                     _ => return Err(anyhow::anyhow!("reading the CSV: {e}")),

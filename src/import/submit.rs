@@ -86,7 +86,8 @@ impl Submitter {
                 .await;
             let retry_why = match response {
                 Err(e) if e.is_builder() => return Err(e).context("building the request"),
-                Err(e) => format!("{e}"),
+                // With its cause: "connection refused", not only "error sending request".
+                Err(e) => format!("{:#}", anyhow::Error::from(e)),
                 Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
                     format!("the server answered {}", r.status())
                 }
@@ -107,7 +108,10 @@ impl Submitter {
             }
             let pause = Duration::from_secs(1 << (attempt - 1));
             bar.suspend(|| {
-                eprintln!("batch {number}: {retry_why}; retrying in {}s", pause.as_secs())
+                eprintln!(
+                    "batch {number}: {retry_why}; retrying in {}s",
+                    pause.as_secs()
+                )
             });
             tokio::time::sleep(pause).await;
         }
@@ -129,7 +133,9 @@ impl Submitter {
                 "batch {number} was imported before with different content ({detail}); \
                  did the event file, --kind or --batch change since the first run?"
             ),
-            413 => bail!("batch {number} is too large for the server ({detail}); use a smaller --batch"),
+            413 => bail!(
+                "batch {number} is too large for the server ({detail}); use a smaller --batch"
+            ),
             422 => {}
             _ => bail!("batch {number}: the server answered {status}: {detail}"),
         }
@@ -144,14 +150,22 @@ impl Submitter {
         }
         bar.suspend(|| {
             for (i, why) in &bad {
-                eprintln!("{}:{}: {why} (refused by the server)", self.file, rows[*i].0);
+                eprintln!(
+                    "{}:{}: {why} (refused by the server)",
+                    self.file, rows[*i].0
+                );
             }
         });
         if !other.is_empty() || bad.is_empty() {
-            bail!("batch {number} was refused: {detail}\n  {}", other.join("\n  "));
+            bail!(
+                "batch {number} was refused: {detail}\n  {}",
+                other.join("\n  ")
+            );
         }
         if !self.skip_bad {
-            bail!("batch {number} was refused for the rows above; nothing of it was stored (--skip-bad leaves such rows out)");
+            bail!(
+                "batch {number} was refused for the rows above; nothing of it was stored (--skip-bad leaves such rows out)"
+            );
         }
         let mut drop: Vec<usize> = bad.into_iter().map(|(i, _)| i).collect();
         drop.sort_unstable();
