@@ -25,6 +25,8 @@ pub struct App {
     pub rulebook: Arc<Rulebook>,
     pub gateways: Gateways,
     pub dispatcher: Arc<Dispatcher>,
+    /// Whether [`App::serve`]'s worker is running, for `/ready`.
+    pub worker: worker::Presence,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             rulebook,
             gateways,
             dispatcher,
+            worker: worker::Presence::default(),
         })
     }
 
@@ -66,6 +69,7 @@ impl App {
             providers: self.gateways.providers(),
             documents: self.dispatcher.documents().clone(),
             clock: self.dispatcher.clock().clone(),
+            worker: self.worker.clone(),
         })
     }
 
@@ -76,10 +80,14 @@ impl App {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let worker = tokio::spawn(worker::run(
-            self.dispatcher.clone(),
-            shutdown.clone().cancelled_owned(),
-        ));
+        let running = self.worker.enter();
+        let worker = tokio::spawn({
+            let run = worker::run(self.dispatcher.clone(), shutdown.clone().cancelled_owned());
+            async move {
+                let _running = running;
+                run.await
+            }
+        });
         info!(address = %listener.local_addr()?, "serving the API");
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -72,6 +72,20 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Submit a mailing from a CSV of recipients, in batches (docs/import.md).
+    Import(crate::import::ImportArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets as ***) and check it: unknown keys,
+    /// the database, gateway profiles, templates, calendar years, policies and plans.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,7 +101,7 @@ enum TokenCommand {
     },
 }
 
-fn parse_kind(s: &str) -> Result<IntentKind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<IntentKind, String> {
     IntentKind::parse(s).ok_or_else(|| format!("unknown kind '{s}'"))
 }
 
@@ -120,8 +134,17 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
+    // Neither needs valid settings: import talks to a server, and config check reports
+    // what is wrong with them instead of stopping at the first fault.
+    let command = match cli.command {
+        Command::Import(args) => return crate::import::run(args).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => return crate::config_check::run(cli.config.as_deref()).await,
+        other => other,
+    };
     let mut settings = Settings::load(cli.config.as_deref())?;
-    match cli.command {
+    match command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
                 settings.server.listen = listen;
@@ -186,6 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Import(_) | Command::Config { .. } => unreachable!("handled above"),
     }
 }
 

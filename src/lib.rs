@@ -34,6 +34,9 @@
 //!
 //! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
 //! [`cli`] (the `vestnik` command).
+//!
+//! Operability: [`import`] (a mailing from a CSV, through the API) and [`config_check`]
+//! (`vestnik config check`).
 
 pub mod api;
 pub mod app;
@@ -42,9 +45,11 @@ pub mod calendar;
 pub mod channels;
 pub mod cli;
 pub mod clock;
+pub mod config_check;
 pub mod deadlines;
 pub mod dispatch;
 pub mod documents;
+pub mod import;
 pub mod intents;
 pub mod letters;
 pub mod pii;

@@ -246,6 +246,14 @@ pub struct Auth {
 impl Settings {
     /// Loads the defaults, then `file` if given, then `VESTNIK_SECTION__KEY` variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::layers(file)?
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// The layers [`Settings::load`] merges, not yet extracted: `vestnik config check`
+    /// reads them as they are to report every fault at once.
+    pub fn layers(file: Option<&Path>) -> anyhow::Result<Figment> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             anyhow::ensure!(
@@ -255,10 +263,13 @@ impl Settings {
             );
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("VESTNIK_").split("__").ignore(&["config"]));
-        figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+        // VESTNIK_CONFIG names the file; VESTNIK_SERVER and VESTNIK_TOKEN are the
+        // importer's server and token, not settings (`server` would clash with [server]).
+        Ok(figment.merge(
+            Env::prefixed("VESTNIK_")
+                .split("__")
+                .ignore(&["config", "server", "token"]),
+        ))
     }
 
     /// The defaults alone, ignoring the environment: the starting point for tests.

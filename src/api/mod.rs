@@ -1,4 +1,5 @@
 //! The HTTP API (v1, JSON): thin handlers that parse, call the domain and storage, answer.
+//! `/health` says the process is alive; `/ready` that it can take and deliver intents.
 
 mod auth;
 mod compliance;
@@ -6,6 +7,7 @@ mod deadlines;
 mod intents;
 mod letters;
 mod problem;
+mod ready;
 mod receipts;
 
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub documents: crate::documents::Documents,
     /// The time intake and compliance plan by.
     pub clock: Clock,
+    /// The worker of this process, if it runs one (`serve`), for `/ready`.
+    pub worker: crate::worker::Presence,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/compliance/at-risk", get(compliance::at_risk))
         .route("/v1/receipts/{profile}", post(receipts::receive))
         .route("/health", get(health))
+        .route("/ready", get(ready::ready))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(

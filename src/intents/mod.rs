@@ -101,10 +101,7 @@ impl RawIntent {
         let accept_late = optional(self.accept_late, "accept_late", &mut errors).unwrap_or(false);
 
         let event = match (kind, self.event) {
-            (Some(kind), Some(event)) => {
-                schema::validate(schema::event_fields(kind), &event, "event", &mut errors)
-                    .filter(|event| check_event(kind, event, &mut errors))
-            }
+            (Some(kind), Some(event)) => parse_event(kind, &event, &mut errors),
             (_, None) => {
                 errors.push("event", "is required");
                 None
@@ -124,28 +121,9 @@ impl RawIntent {
         let mut recipients = Vec::with_capacity(raw_recipients.len());
         for (i, raw) in raw_recipients.into_iter().enumerate() {
             let path = format!("recipients[{i}]");
-            let Some((mut recipient, debt)) = raw.parse(&path, &mut errors) else {
-                continue;
-            };
-            match (kind, debt) {
-                (Some(IntentKind::DebtWarning), Some(debt)) => {
-                    recipient.debt = schema::validate(
-                        schema::debt_fields(),
-                        &debt,
-                        &format!("{path}.debt"),
-                        &mut errors,
-                    )
-                    .filter(|d| check_debt(d, &format!("{path}.debt"), &mut errors));
-                }
-                (Some(IntentKind::DebtWarning), None) => {
-                    errors.push(format!("{path}.debt"), "is required for debt_warning")
-                }
-                (_, Some(_)) => {
-                    errors.push(format!("{path}.debt"), "is only accepted for debt_warning")
-                }
-                (_, None) => {}
+            if let Some(recipient) = parse_recipient(kind, raw, &path, &mut errors) {
+                recipients.push(recipient);
             }
-            recipients.push(recipient);
         }
 
         if !errors.is_empty() {
@@ -164,6 +142,46 @@ impl RawIntent {
             _ => unreachable!("every missing part was reported as an error"),
         }
     }
+}
+
+/// The event of a `kind` in canonical form, or `None` with every fault reported under
+/// `event`. Public so that `vestnik import` checks an event file exactly as intake does.
+pub fn parse_event(kind: IntentKind, event: &Value, errors: &mut FieldErrors) -> Option<Value> {
+    schema::validate(schema::event_fields(kind), event, "event", errors)
+        .filter(|event| check_event(kind, event, errors))
+}
+
+/// One recipient of an intent of `kind` (`None`: the kind itself was invalid), with its
+/// kind-specific `debt`; faults are reported under `path`. Public so that `vestnik import`
+/// checks each CSV row exactly as intake checks a recipient.
+pub fn parse_recipient(
+    kind: Option<IntentKind>,
+    raw: RawRecipient,
+    path: &str,
+    errors: &mut FieldErrors,
+) -> Option<Recipient> {
+    let (mut recipient, debt) = raw.parse(path, errors)?;
+    match (kind, debt) {
+        (Some(IntentKind::DebtWarning), Some(debt)) => {
+            let debt_path = format!("{path}.debt");
+            let before = errors.len();
+            recipient.debt = schema::validate(schema::debt_fields(), &debt, &debt_path, errors)
+                .filter(|d| check_debt(d, &debt_path, errors));
+            if errors.len() != before {
+                return None;
+            }
+        }
+        (Some(IntentKind::DebtWarning), None) => {
+            errors.push(format!("{path}.debt"), "is required for debt_warning");
+            return None;
+        }
+        (_, Some(_)) => {
+            errors.push(format!("{path}.debt"), "is only accepted for debt_warning");
+            return None;
+        }
+        (_, None) => {}
+    }
+    Some(recipient)
 }
 
 /// Checks that relate fields to each other, after each field parsed on its own.

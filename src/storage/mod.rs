@@ -7,6 +7,7 @@ mod bulk;
 mod compliance;
 mod intents;
 mod messages;
+mod readiness;
 mod receipts;
 mod tokens;
 
@@ -24,6 +25,9 @@ pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
 pub use tokens::TokenRow;
+
+/// Where our migrations are recorded; apalis keeps its own in sqlx's default table.
+pub(crate) const MIGRATIONS_TABLE: &str = "_vestnik_migrations";
 
 /// A connection pool to whichever backend the database URL names.
 #[derive(Debug, Clone)]
@@ -93,7 +97,7 @@ impl Db {
                     .context("apalis SQLite setup")?;
                 // apalis' own migrations use sqlx's default table; ours must not collide.
                 let mut ours = sqlx::migrate!("migrations/sqlite");
-                ours.dangerous_set_table_name("_vestnik_migrations");
+                ours.dangerous_set_table_name(MIGRATIONS_TABLE);
                 ours.run(pool).await.context("Vestnik SQLite migrations")?;
             }
             Db::Postgres(pool) => {
@@ -101,7 +105,7 @@ impl Db {
                     .await
                     .context("apalis PostgreSQL setup")?;
                 let mut ours = sqlx::migrate!("migrations/postgres");
-                ours.dangerous_set_table_name("_vestnik_migrations");
+                ours.dangerous_set_table_name(MIGRATIONS_TABLE);
                 ours.run(pool)
                     .await
                     .context("Vestnik PostgreSQL migrations")?;

@@ -9,7 +9,10 @@ use std::time::Duration;
 use apalis::prelude::*;
 use tracing::{error, info};
 
+mod presence;
 mod sweep;
+
+pub use presence::{Presence, Running};
 
 use crate::dispatch::Dispatcher;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
