@@ -77,27 +77,44 @@ fn creatable(file: &Path) -> anyhow::Result<()> {
     anyhow::bail!("cannot create {}", file.display())
 }
 
-/// Every gateway profile the settings refer to loads, with its secrets, and sends SMS.
+/// Every gateway profile the settings refer to loads, with its secrets, and sends what
+/// its channel needs (SMS profiles for `[sms]`, mail for `[mail]`, fax for `[fax]`).
 pub fn profiles(settings: &Settings) -> Vec<String> {
     let sms = &settings.sms;
-    if settings.channels.sms != GatewayName::Profile {
-        return vec![];
+    let mut referenced: Vec<(&str, Kind, &str, &str, &str)> = Vec::new();
+    if settings.channels.sms == GatewayName::Profile {
+        if sms.providers.is_empty() {
+            referenced.push((
+                "sms",
+                Kind::Sms,
+                &sms.profile,
+                &sms.base_url,
+                &sms.callback_url,
+            ));
+        }
+        for p in &sms.providers {
+            let callback = if p.callback_url.is_empty() {
+                &sms.callback_url
+            } else {
+                &p.callback_url
+            };
+            referenced.push(("sms", Kind::Sms, &p.profile, &p.base_url, callback));
+        }
     }
-    let referenced: Vec<(&str, &str, &str)> = if sms.providers.is_empty() {
-        vec![(&sms.profile, &sms.base_url, &sms.callback_url)]
-    } else {
-        sms.providers
-            .iter()
-            .map(|p| {
-                let callback = if p.callback_url.is_empty() {
-                    &sms.callback_url
-                } else {
-                    &p.callback_url
-                };
-                (p.profile.as_str(), p.base_url.as_str(), callback.as_str())
-            })
-            .collect()
-    };
+    for (channel, kind, name, chosen) in [
+        ("mail", Kind::Mail, settings.channels.mail, &settings.mail),
+        ("fax", Kind::Fax, settings.channels.fax, &settings.fax),
+    ] {
+        if name == GatewayName::Profile {
+            referenced.push((
+                channel,
+                kind,
+                &chosen.profile,
+                &chosen.base_url,
+                &chosen.callback_url,
+            ));
+        }
+    }
     let secrets = || {
         sms.secrets
             .iter()
@@ -105,7 +122,7 @@ pub fn profiles(settings: &Settings) -> Vec<String> {
             .collect()
     };
     let mut problems = Vec::new();
-    for (name, base_url, callback_url) in referenced {
+    for (channel, kind, name, base_url, callback_url) in referenced {
         let file = sms.profiles_dir.join(format!("{name}.toml"));
         match load_profile_file(
             &sms.profiles_dir,
@@ -114,10 +131,11 @@ pub fn profiles(settings: &Settings) -> Vec<String> {
             Some(base_url.to_owned()),
             Some(callback_url.to_owned()),
         ) {
-            Ok(p) if p.kind() != Kind::Sms => problems.push(format!(
-                "gateway profile {} sends {}, but channels.sms uses it for SMS",
+            Ok(p) if p.kind() != kind => problems.push(format!(
+                "gateway profile {} sends {}, but channels.{channel} uses it for {}",
                 file.display(),
-                p.kind().as_str()
+                p.kind().as_str(),
+                kind.as_str()
             )),
             Ok(_) => {}
             // The error names the profile file already.
