@@ -156,20 +156,6 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
         };
         return Ok(outgoing);
     }
-    if let Some(sha256) = &precompiled {
-        let pdf = documents
-            .read(sha256, "pdf")
-            .map_err(|e| format!("the precompiled letter is gone: {e:#}"))?;
-        let pages = lopdf::Document::load_mem(&pdf)
-            .map_err(|e| format!("the precompiled letter is unreadable: {e}"))?
-            .get_pages()
-            .len() as u32;
-        outgoing.content = Rendered::Pdf {
-            pdf: Arc::new(pdf),
-            pages,
-        };
-        return Ok(outgoing);
-    }
     let recipient = match &outgoing.to {
         Destination::Postal { name, address } => RecipientBlock {
             name: name.clone(),
