@@ -17,6 +17,8 @@
 //! - [`plans`]: channel plans — which channel carries the legal notice, sending windows,
 //!   contact limits, expected latencies.
 //! - [`letters`]: the postal letter as an A4 PDF, and the print-house check of any PDF.
+//! - [`reports`]: verdicts (delivered on time, late, unconfirmed, not delivered) and the
+//!   compliance report built from them.
 //!
 //! The adapters around it:
 //! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
@@ -57,6 +59,7 @@ pub mod plans;
 pub mod queue;
 pub mod receipts;
 pub mod recipients;
+pub mod reports;
 pub mod settings;
 pub mod storage;
 pub mod telemetry;

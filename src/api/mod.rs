@@ -9,6 +9,7 @@ mod letters;
 mod problem;
 mod ready;
 mod receipts;
+mod reports;
 
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/deadlines", post(deadlines::compute))
         .route("/v1/compliance/at-risk", get(compliance::at_risk))
         .route("/v1/receipts/{profile}", post(receipts::receive))
+        .route("/v1/reports/compliance", get(reports::compliance))
+        .route("/ui/compliance", get(reports::page))
         .route("/health", get(health))
         .route("/ready", get(ready::ready))
         .fallback(|| async { ApiError::NotFound("route") })
