@@ -63,6 +63,38 @@ pub fn mask_digit_runs(text: &str) -> String {
     out
 }
 
+/// Free text from outside (a relay's or provider's error answer) with every email address
+/// and every phone-like digit run masked: such answers often quote the address refused.
+pub fn mask_free_text(text: &str) -> String {
+    let is_local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    let is_domain = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let start = rest[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_local(*c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let end = rest[at + 1..]
+            .char_indices()
+            .find(|(_, c)| !is_domain(*c))
+            .map_or(rest.len(), |(i, _)| at + 1 + i);
+        let domain = rest[at + 1..end].trim_end_matches('.');
+        let end = at + 1 + domain.len();
+        if start < at && domain.contains('.') {
+            out.push_str(&rest[..start]);
+            out.push_str(&mask_email(&rest[start..end]));
+        } else {
+            out.push_str(&rest[..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    mask_digit_runs(&out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +108,10 @@ mod tests {
         assert_eq!(
             mask_digit_runs(r#"{"sms":{"79161234567":{"status_code":207}}}"#),
             r#"{"sms":{"*******4567":{"status_code":207}}}"#
+        );
+        assert_eq!(
+            mask_free_text("550 5.1.1 <t.nik@example.ru>: rejected; a@b, +79161234567."),
+            "550 5.1.1 <t***@e***.ru>: rejected; a@b, +*******4567."
         );
     }
 }

@@ -19,6 +19,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::{Outgoing, SendResult, email};
+use crate::pii;
 use crate::settings::{Dkim, DkimAlgorithm, Organization, Smtp as SmtpSettings, SmtpTls};
 
 #[derive(Clone)]
@@ -99,9 +100,15 @@ impl SmtpGateway {
                 ),
                 content_sha256,
             },
-            // lettre's errors carry the relay's reply, not our message's addresses.
-            Err(e) if e.is_permanent() => SendResult::Permanent(format!("relay refused: {e}")),
-            Err(e) => SendResult::Transient(format!("relay: {e}")),
+            // The relay's reply often quotes the refused address (Postfix: "550 5.1.1
+            // <x@y.ru>: Recipient address rejected"); it ends up in logs and the API.
+            Err(e) if e.is_permanent() => SendResult::Permanent(format!(
+                "relay refused: {}",
+                pii::mask_free_text(&e.to_string())
+            )),
+            Err(e) => {
+                SendResult::Transient(format!("relay: {}", pii::mask_free_text(&e.to_string())))
+            }
         }
     }
 }

@@ -126,7 +126,7 @@ impl Submitter {
         rows: &mut Rows,
         bar: &ProgressBar,
     ) -> anyhow::Result<()> {
-        let detail = pii::mask_digit_runs(&problem.detail);
+        let detail = pii::mask_free_text(&problem.detail);
         match status.as_u16() {
             401 | 403 => bail!("the server refused the token ({status}): {detail}"),
             409 => bail!(
@@ -142,7 +142,7 @@ impl Submitter {
         let mut bad: Vec<(usize, String)> = Vec::new();
         let mut other = Vec::new();
         for e in problem.errors {
-            let reason = pii::mask_digit_runs(&e.reason);
+            let reason = pii::mask_free_text(&e.reason);
             match recipient_index(&e.field).filter(|(i, _)| *i < rows.len()) {
                 Some((i, rest)) => bad.push((i, format!("{}: {reason}", columns::column_of(rest)))),
                 None => other.push(format!("{}: {reason}", e.field)),

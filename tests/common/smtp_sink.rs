@@ -106,7 +106,8 @@ async fn session(socket: tokio::net::TcpStream, state: Arc<State>) {
                 .as_ref()
                 .is_some_and(|p| rcpt.contains(p.as_str()));
             if refused {
-                "550 5.1.1 No such user here".to_owned()
+                // As Postfix words it: the address comes back in the reply.
+                format!("550 5.1.1 {rcpt}: Recipient address rejected: User unknown")
             } else {
                 to.push(rcpt);
                 "250 2.1.5 Ok".to_owned()

@@ -243,7 +243,7 @@ impl CodeSet {
 /// The start of a provider's answer for an error message, with phone numbers masked:
 /// providers echo the number back (SMS.ru keys its answer by it).
 pub(super) fn snippet(body: &[u8], max: usize) -> String {
-    let text = crate::pii::mask_digit_runs(&String::from_utf8_lossy(body));
+    let text = crate::pii::mask_free_text(&String::from_utf8_lossy(body));
     let mut out: String = text.chars().take(max).collect();
     if text.chars().count() > max {
         out.push('…');
