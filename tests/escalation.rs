@@ -315,6 +315,7 @@ mod claims {
             intent_id: id.clone(),
             first: 0,
             end: 1,
+            ..DeliveryJob::default()
         };
         let outcomes: Vec<Outcome> = taken.iter().map(|m| sent(&m.id)).collect();
         app.db

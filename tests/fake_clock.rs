@@ -43,6 +43,7 @@ async fn run_job(app: &TestApp, id: &str) {
         intent_id: id.to_owned(),
         first: 0,
         end: 1,
+        ..DeliveryJob::default()
     };
     app.db.push_job(&job, Duration::ZERO).await.unwrap();
 }

@@ -88,10 +88,15 @@ impl Db {
     ) -> anyhow::Result<InsertOutcome> {
         let id = Uuid::now_v7().to_string();
         let message_count: usize = intent.recipients.iter().map(|r| r.channels.len()).sum();
-        let jobs: Vec<_> = DeliveryJob::cover(&id, intent.recipients.len() as i64, batch_size)
-            .iter()
-            .map(|job| job.to_task(None))
-            .collect();
+        let jobs: Vec<_> = DeliveryJob::cover(
+            &id,
+            intent.recipients.len() as i64,
+            batch_size,
+            &intent.deadlines,
+        )
+        .iter()
+        .map(|job| job.to_task(None))
+        .collect();
 
         let recipient_count = intent.recipients.len() as i64;
         // Consumes the recipients: at 100,000 of them, holding two copies costs ~100 MiB.

@@ -4,7 +4,7 @@
 //! claim is one `UPDATE … RETURNING`, so exactly one worker gets each due message, and a
 //! worker that dies mid-send loses its messages only when the lease runs out.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Db, Dialect, with_pool};
@@ -226,14 +226,15 @@ impl Db {
     pub async fn escalate(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as::<_, (String, i64)>(
+            let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
                 "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $1 \
                  WHERE status = 'held' AND (next_attempt_at <= $1 OR EXISTS (SELECT 1 FROM messages p \
                  WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
                  AND p.legal_step = messages.legal_step - 1 \
                  AND (p.status IN ('failed', 'unconfirmed') \
                       OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
-                 RETURNING intent_id, recipient_idx",
+                 RETURNING intent_id, recipient_idx, \
+                 (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
             )
             .bind(now)
             .fetch_all(&mut *tx)
@@ -272,9 +273,10 @@ impl Db {
     pub async fn release_expired_leases(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as::<_, (String, i64)>(
+            let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
                 "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $1, updated_at = $1 \
-                 WHERE status = 'sending' AND lease_until < $1 RETURNING intent_id, recipient_idx",
+                 WHERE status = 'sending' AND lease_until < $1 RETURNING intent_id, recipient_idx, \
+                 (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
             )
             .bind(now)
             .fetch_all(&mut *tx)
@@ -287,26 +289,30 @@ impl Db {
     }
 }
 
-/// Pushes one job per `batch`-sized range holding any of `rows` (intent, recipient).
+/// Pushes one job per `batch`-sized range holding any of `rows` (intent, recipient, its
+/// deadline), ordered in the queue by the earliest of those deadlines.
 pub(super) async fn push_range_jobs<DB: Dialect>(
     tx: &mut sqlx::Transaction<'_, DB>,
-    rows: Vec<(String, i64)>,
+    rows: Vec<(String, i64, Option<i64>)>,
     batch: i64,
 ) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let ranges: BTreeSet<(String, i64)> = rows
-        .into_iter()
-        .map(|(intent_id, idx)| (intent_id, idx / batch))
-        .collect();
+    let mut ranges: BTreeMap<(String, i64), Option<i64>> = BTreeMap::new();
+    for (intent_id, idx, deadline) in rows {
+        let earliest = ranges.entry((intent_id, idx / batch)).or_insert(deadline);
+        *earliest = [*earliest, deadline].into_iter().flatten().min();
+    }
     let jobs = ranges
         .into_iter()
-        .map(|(intent_id, slot)| {
+        .map(|((intent_id, slot), deadline_at)| {
             DeliveryJob {
                 intent_id,
                 first: slot * batch,
                 end: (slot + 1) * batch,
+                deadline_at,
+                round: u32::try_from(slot).unwrap_or(u32::MAX),
             }
             .to_task(None)
         })

@@ -109,12 +109,13 @@ impl Db {
                 .rows_affected(),
                 // Busy, no answer: send again later, as after a transient send failure.
                 "retry" => {
-                    let rows = sqlx::query_as::<_, (String, i64)>(
+                    let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
                         "UPDATE messages SET \
                          status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
                          next_attempt_at = $2, last_error = $5, updated_at = $3 \
                          WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
-                         RETURNING intent_id, recipient_idx",
+                         RETURNING intent_id, recipient_idx, \
+                         (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
                     )
                     .bind(&message_id)
                     .bind(receipt.retry_at)
