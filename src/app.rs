@@ -42,7 +42,8 @@ impl App {
         let rulebook = Arc::new(Rulebook::load(&settings.deadlines)?);
         let renderer =
             Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
-        let gateways = Gateways::from_settings(&settings)?;
+        let shared_limits = settings.dispatch.shared_rate_limits.then_some(&db);
+        let gateways = Gateways::from_settings(&settings, shared_limits)?;
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             renderer,

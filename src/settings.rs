@@ -64,6 +64,9 @@ pub struct Dispatch {
     pub gateway_retry_after: std::time::Duration,
     /// Every gateway's circuit breaker.
     pub breaker: crate::channels::resilience::BreakerConfig,
+    /// Hold each gateway's rate limit in total across all processes sharing the
+    /// database (see `channels::resilience::shared`); off, each process keeps it alone.
+    pub shared_rate_limits: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

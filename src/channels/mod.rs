@@ -18,6 +18,7 @@ use routes::{ChannelRoute, Route};
 
 use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{GatewayName, ProfileGatewaySettings, Settings};
+use crate::storage::Db;
 use crate::templates::Rendered;
 
 /// Installs the TLS crypto provider every HTTP client in the process needs: reqwest is
@@ -115,15 +116,22 @@ pub struct Gateways {
 }
 
 impl Gateways {
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+    /// With `db`, each gateway's rate limit holds in total across the worker processes
+    /// sharing that database (see [`resilience::shared`]).
+    pub fn from_settings(settings: &Settings, db: Option<&Db>) -> anyhow::Result<Self> {
         let outbox = outbox::Outbox::new(settings.outbox.dir.clone(), settings.outbox.fsync)?;
         let breaker = settings.dispatch.breaker.clone();
         let unlimited = Limits {
             breaker: breaker.clone(),
             ..Limits::default()
         };
-        let outbox_route =
-            || ChannelRoute::single(Route::new(Gateway::Outbox(outbox.clone()), &unlimited)?);
+        let outbox_route = || {
+            ChannelRoute::single(Route::new(
+                Gateway::Outbox(outbox.clone()),
+                &unlimited,
+                None,
+            )?)
+        };
         let unavailable = |channel: &str, name: GatewayName| {
             anyhow::anyhow!(
                 "channels.{channel} = {name:?} is not available for that channel; use \"outbox\""
@@ -132,7 +140,7 @@ impl Gateways {
         let letters =
             |channel: &str, name: GatewayName, profile: &ProfileGatewaySettings| match name {
                 GatewayName::Outbox => outbox_route(),
-                GatewayName::Profile => profile_route(settings, profile),
+                GatewayName::Profile => profile_route(settings, profile, db),
                 other => Err(unavailable(channel, other)),
             };
         let email = match settings.channels.email {
@@ -146,13 +154,13 @@ impl Gateways {
                     breaker: breaker.clone(),
                     ..Limits::default()
                 };
-                ChannelRoute::single(Route::new(Gateway::Smtp(gateway), &limits)?)?
+                ChannelRoute::single(Route::new(Gateway::Smtp(gateway), &limits, db)?)?
             }
             other => return Err(unavailable("email", other)),
         };
         let sms = match settings.channels.sms {
             GatewayName::Outbox => outbox_route()?,
-            GatewayName::Profile => sms_route(settings)?,
+            GatewayName::Profile => sms_route(settings, db)?,
             other => return Err(unavailable("sms", other)),
         };
         Ok(Self {
@@ -189,6 +197,7 @@ impl Gateways {
 fn profile_route(
     settings: &Settings,
     chosen: &ProfileGatewaySettings,
+    db: Option<&Db>,
 ) -> anyhow::Result<ChannelRoute> {
     let secrets = settings
         .sms
@@ -219,11 +228,11 @@ fn profile_route(
         breaker: settings.dispatch.breaker.clone(),
         ..Limits::default()
     };
-    ChannelRoute::single(Route::new(Gateway::Profile(gateway), &limits)?)
+    ChannelRoute::single(Route::new(Gateway::Profile(gateway), &limits, db)?)
 }
 
 /// One SMS provider from `[sms]`, or several from `[[sms.providers]]` sharing by weight.
-fn sms_route(settings: &Settings) -> anyhow::Result<ChannelRoute> {
+fn sms_route(settings: &Settings, db: Option<&Db>) -> anyhow::Result<ChannelRoute> {
     let base = &settings.sms;
     let providers = if base.providers.is_empty() {
         vec![crate::settings::SmsProvider {
@@ -252,7 +261,7 @@ fn sms_route(settings: &Settings) -> anyhow::Result<ChannelRoute> {
             ..Limits::default()
         };
         routes.push((
-            Route::new(Gateway::Profile(gateway), &limits)?,
+            Route::new(Gateway::Profile(gateway), &limits, db)?,
             provider.weight,
         ));
     }

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use super::resilience::{BreakerState, Guard, Limits, Member, PoolConfig, ProviderPool};
 use super::{Gateway, Outgoing, SendResult};
 use crate::settings::Organization;
+use crate::storage::Db;
 
 /// One gateway with its limits.
 #[derive(Debug)]
@@ -23,8 +24,9 @@ pub struct Route {
 }
 
 impl Route {
-    pub fn new(gateway: Gateway, limits: &Limits) -> anyhow::Result<Self> {
-        let guard = Guard::new(gateway.name(), limits)
+    /// With `db`, the gateway's rate limit holds across all worker processes.
+    pub fn new(gateway: Gateway, limits: &Limits, db: Option<&Db>) -> anyhow::Result<Self> {
+        let guard = Guard::new(gateway.name(), limits, db)
             .map_err(|e| anyhow::anyhow!("limits of gateway {}: {e}", gateway.name()))?;
         Ok(Self { gateway, guard })
     }

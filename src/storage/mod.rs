@@ -6,6 +6,7 @@
 mod bulk;
 mod compliance;
 mod intents;
+mod limits;
 mod messages;
 mod readiness;
 mod receipts;

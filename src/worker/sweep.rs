@@ -57,6 +57,10 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
             Ok(n) => info!(released = n, "escalated to the next legal channel"),
             Err(e) => error!(error = format!("{e:#}"), "escalation sweep failed"),
         }
+        // Shared rate-limit slots last under a second or so; a minute covers clock skew.
+        if let Err(e) = db.forget_slots(crate::storage::now_ms() - 60_000).await {
+            error!(error = format!("{e:#}"), "rate-limit slot sweep failed");
+        }
         if let Err(e) = report_health(&dispatcher, &db, &mut reports_checked).await {
             error!(error = format!("{e:#}"), "report-delay sweep failed");
         }

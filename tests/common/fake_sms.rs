@@ -92,6 +92,8 @@ pub struct Received {
     /// Our id, where the API takes one (SMSC `id`, generic `client_id`).
     pub client_id: Option<String>,
     pub callback_url: Option<String>,
+    /// When the request arrived, for rate checks.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -607,6 +609,7 @@ async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value
             }),
             client_id,
             callback_url: get("callbackUrl"),
+            at: std::time::Instant::now(),
         });
         (id, if silent { None } else { inner.auto.clone() })
     };

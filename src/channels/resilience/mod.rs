@@ -34,15 +34,19 @@
 pub mod breaker;
 pub mod pool;
 pub mod rate;
+pub mod shared;
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::storage::Db;
+
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, HALF_OPEN_RETRY, Open, Permit};
 pub use pool::{Health, Member, Pick, PoolConfig, PoolUnavailable, ProviderPool};
 pub use rate::RateLimiter;
+pub use shared::SharedRate;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -93,12 +97,15 @@ pub struct Limits {
 pub struct Guard {
     concurrency: Option<Arc<Semaphore>>,
     rate: Option<RateLimiter>,
+    /// The same rate, held in total across worker processes.
+    shared: Option<SharedRate>,
     breaker: CircuitBreaker,
 }
 
 impl Guard {
-    /// `name` labels the breaker's log lines.
-    pub fn new(name: &str, limits: &Limits) -> Result<Self, ConfigError> {
+    /// `name` labels the breaker's log lines and keys the shared rate limit, held
+    /// across processes through `db` when given.
+    pub fn new(name: &str, limits: &Limits, db: Option<&Db>) -> Result<Self, ConfigError> {
         let rate = match (limits.rate_per_sec, limits.burst) {
             (Some(rate), burst) => Some(RateLimiter::new(rate, burst)?),
             (None, Some(_)) => return Err(ConfigError::BurstWithoutRate),
@@ -110,9 +117,16 @@ impl Guard {
             None => None,
         };
         let breaker = CircuitBreaker::new(name, limits.breaker.clone())?;
+        let shared = match (db, limits.rate_per_sec) {
+            (Some(db), Some(rate)) => {
+                Some(SharedRate::new(db.clone(), name, rate, limits.concurrency))
+            }
+            _ => None,
+        };
         Ok(Self {
             concurrency,
             rate,
+            shared,
             breaker,
         })
     }
@@ -163,6 +177,9 @@ impl Guard {
         };
         if let Some(rate) = &self.rate {
             rate.acquire(n).await;
+        }
+        if let Some(shared) = &self.shared {
+            shared.acquire(n).await;
         }
         Throttle { _slot: slot }
     }

@@ -10,7 +10,7 @@ const S: Duration = Duration::from_secs(1);
 
 fn guard(toml: &str) -> Arc<Guard> {
     let limits: Limits = toml::from_str(toml).unwrap();
-    Arc::new(Guard::new("test", &limits).unwrap())
+    Arc::new(Guard::new("test", &limits, None).unwrap())
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn limits_reject_unknown_fields() {
 
 #[test]
 fn guard_validates_limits() {
-    let err = |toml: &str| Guard::new("x", &toml::from_str(toml).unwrap()).unwrap_err();
+    let err = |toml: &str| Guard::new("x", &toml::from_str(toml).unwrap(), None).unwrap_err();
     assert_eq!(err("burst = 3"), ConfigError::BurstWithoutRate);
     assert_eq!(err("concurrency = 0"), ConfigError::ZeroConcurrency);
     assert_eq!(err("rate_per_sec = 0"), ConfigError::InvalidRate(0.0));
