@@ -61,5 +61,6 @@ pub mod settings;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;
+pub mod ui;
 pub mod validation;
 pub mod worker;

@@ -9,6 +9,7 @@ mod intents;
 mod messages;
 mod readiness;
 mod receipts;
+mod templates;
 mod tokens;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
+pub use templates::{ActivationRow, TemplateChange, TemplateVersionRow, previous_version};
 pub use tokens::TokenRow;
 
 /// Where our migrations are recorded; apalis keeps its own in sqlx's default table.
