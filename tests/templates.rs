@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::templates::{sent_sms, sms_visit};
 use common::{Backend, TestApp, example, files, spawn_app};
 use serde_json::{Value, json};
 use vestnik::auth::Role;
@@ -149,37 +150,6 @@ async fn the_default_set_renders_every_kind_on_every_channel_with_every_mandator
         assert!(response.bytes().await.unwrap().starts_with(b"%PDF-"));
     }
     app.stop().await;
-}
-
-/// A meter visit by SMS only, to one recipient, with its own external id.
-fn sms_visit(external_id: &str) -> Value {
-    let mut request = example("meter_visit");
-    request["external_id"] = json!(external_id);
-    let mut recipient = request["recipients"][0].clone();
-    recipient["channels"] = json!(["sms"]);
-    request["recipients"] = json!([recipient]);
-    request
-}
-
-/// The SMS text and the template label of the intent's only message.
-async fn sent_sms(app: &TestApp, request: &Value) -> (String, String) {
-    let response = app.post_intent(request).await;
-    assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let intent = app.wait_settled(&id).await;
-    let message = &common::messages(&intent)[0];
-    assert_eq!(message["status"], "sent", "{message}");
-    let file = app
-        .outbox()
-        .join(message["gateway_message_id"].as_str().unwrap());
-    let sms: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-    (
-        sms["text"].as_str().unwrap().to_owned(),
-        message["template"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn an_activated_edit_is_used_by_dispatch_without_a_restart(backend: Backend) {
