@@ -3,6 +3,7 @@
 //! template that counts as the legal notice, a strict render of the kind's sample, and the
 //! SMS part limit. Plain Rust: the caller passes the limits from the channel plans.
 
+mod resolve;
 pub mod shape;
 mod walk;
 

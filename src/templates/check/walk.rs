@@ -11,6 +11,7 @@ use handlebars::template::{
     BlockParam, DecoratorTemplate, HelperTemplate, Parameter, Template, TemplateElement,
 };
 
+use super::resolve::{Frame, Ref, resolve};
 use super::shape::Shape;
 use crate::templates::helpers;
 
@@ -29,22 +30,6 @@ pub struct Finding {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
-}
-
-/// A resolved reference: its canonical path (`event.tariffs[].name`) and shape.
-#[derive(Debug, Clone)]
-struct Ref {
-    path: String,
-    shape: Shape,
-}
-
-#[derive(Debug, Clone)]
-struct Frame {
-    this: Ref,
-    /// Block params and partial hash arguments visible in this frame.
-    locals: HashMap<String, Option<Ref>>,
-    /// Inside `#each`: `@index`, `@first`… exist.
-    in_each: bool,
 }
 
 /// Where findings are reported: the element itself, or the `{{> partial}}` that led there.
@@ -364,103 +349,21 @@ impl<'a> Walker<'a> {
                 }
                 None
             }
-            Parameter::Path(Path::Relative((_, raw))) => self.resolve(raw, scope, site),
-            Parameter::Name(name) => self.resolve(name, scope, site),
+            Parameter::Path(Path::Relative((_, raw))) => self.lookup(raw, scope, site),
+            Parameter::Name(name) => self.lookup(name, scope, site),
             _ => None,
         }
     }
 
-    fn resolve(&mut self, raw: &str, scope: &[Frame], site: &Site) -> Option<Ref> {
-        let mut rest = raw;
-        let mut up = 0;
-        let mut from_root = false;
-        if let Some(r) = rest.strip_prefix("@root") {
-            from_root = true;
-            rest = r.trim_start_matches(['.', '/']);
-        }
-        while let Some(r) = rest.strip_prefix("../") {
-            up += 1;
-            rest = r;
-        }
-        for prefix in ["this.", "this/", "./"] {
-            if let Some(r) = rest.strip_prefix(prefix) {
-                rest = r;
+    fn lookup(&mut self, raw: &str, scope: &[Frame], site: &Site) -> Option<Ref> {
+        match resolve(raw, scope) {
+            Ok(found) => found,
+            Err(why) => {
+                self.report(site, why);
+                None
             }
         }
-        if rest == "this" || rest == "." {
-            rest = "";
-        }
-        let segments: Vec<&str> = rest
-            .split(['.', '/'])
-            .filter(|s| !s.is_empty())
-            .map(|s| s.trim_start_matches('[').trim_end_matches(']'))
-            .collect();
-        let Some(frame) = (if from_root {
-            scope.first()
-        } else {
-            scope.len().checked_sub(up + 1).and_then(|i| scope.get(i))
-        }) else {
-            self.report(
-                site,
-                format!("`{raw}` climbs above the root of the context"),
-            );
-            return None;
-        };
-        let mut current = frame.this.clone();
-        let mut segments = segments.as_slice();
-        if !from_root
-            && up == 0
-            && let Some((first, tail)) = segments.split_first()
-            && let Some(local) = frame.locals.get(*first)
-        {
-            // A block param or a hash argument; `None` is a computed one (an index).
-            current = local.clone()?;
-            segments = tail;
-        }
-        for seg in segments {
-            let next = match &current.shape {
-                Shape::Object(fields) => fields.get(seg).map(|shape| Ref {
-                    path: join(&current.path, seg),
-                    shape: shape.clone(),
-                }),
-                Shape::List(item) if seg.parse::<usize>().is_ok() => Some(Ref {
-                    path: format!("{}[]", current.path),
-                    shape: (**item).clone(),
-                }),
-                _ => None,
-            };
-            match next {
-                Some(r) => current = r,
-                None => {
-                    let known = match &current.shape {
-                        Shape::Object(fields) => {
-                            let names: Vec<&str> = fields.keys().copied().collect();
-                            format!("; `{}` has: {}", display(&current.path), names.join(", "))
-                        }
-                        _ => String::new(),
-                    };
-                    self.report(
-                        site,
-                        format!("unknown variable `{raw}` (not in this kind's fields{known})"),
-                    );
-                    return None;
-                }
-            }
-        }
-        Some(current)
     }
-}
-
-fn join(base: &str, seg: &str) -> String {
-    if base.is_empty() {
-        seg.to_owned()
-    } else {
-        format!("{base}.{seg}")
-    }
-}
-
-fn display(path: &str) -> &str {
-    if path.is_empty() { "the context" } else { path }
 }
 
 fn param_name(p: &Parameter) -> Option<String> {
@@ -474,6 +377,6 @@ fn param_name(p: &Parameter) -> Option<String> {
 fn unknown_helper(name: &str) -> String {
     let mut allowed: Vec<&str> = helpers::NAMES.to_vec();
     allowed.extend(LOGIC);
-    allowed.extend(BLOCKS.iter().map(|b| *b));
+    allowed.extend(BLOCKS);
     format!("unknown helper `{name}`; allowed: {}", allowed.join(", "))
 }
