@@ -25,6 +25,9 @@ use crate::templates::set::{Parts, Template, TemplateChannel, TemplateKey};
 
 const EDITORS: &[Role] = &[Role::Operator, Role::Admin];
 
+/// A version's comment says why it was made, in a sentence or two.
+const MAX_COMMENT: usize = 1000;
+
 /// A template version as an operator writes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +179,12 @@ pub async fn create_version(
     require(&principal, EDITORS, "edit templates")?;
     let key = key(&kind, &channel)?;
     let draft = body(draft)?;
+    if draft.comment.chars().count() > MAX_COMMENT {
+        return Err(ApiError::Invalid(vec![crate::validation::FieldError {
+            field: "comment".into(),
+            reason: format!("must be at most {MAX_COMMENT} characters"),
+        }]));
+    }
     let report = check::check(
         &Candidate {
             kind: key.kind,
