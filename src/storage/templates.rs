@@ -323,12 +323,34 @@ impl Db {
         key: &TemplateKey,
         actor: &str,
     ) -> anyhow::Result<Option<i64>> {
-        let Some(previous) = previous_version(&self.template_activations(key).await?) else {
-            return Ok(None);
-        };
-        self.activate_template(key, previous, actor, "rollback")
-            .await?;
-        Ok(Some(previous))
+        // The log is read under the stamp's row lock, so two roll-backs at once undo two
+        // activations rather than the same one twice.
+        let previous = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE template_stamp SET stamp = stamp WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+            let log = sqlx::query_as::<_, ActivationRow>(
+                "SELECT version, action, actor, created_at FROM template_activations \
+                 WHERE kind = $1 AND channel = $2 AND locale = $3 ORDER BY id")
+                .bind(key.kind.as_str())
+                .bind(key.channel.as_str())
+                .bind(&key.locale)
+                .fetch_all(&mut *tx)
+                .await?;
+            let previous = previous_version(&log);
+            if let Some(version) = previous {
+                record_change!(tx, &TemplateChange::Activated {
+                    key: key.clone(),
+                    version,
+                    action: "rollback",
+                    actor: actor.to_owned(),
+                });
+            }
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(previous)
+        })?;
+        Ok(previous)
     }
 }
 
