@@ -12,10 +12,10 @@ use crate::api::{self, AppState};
 use crate::channels::Gateways;
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, LiveTemplates};
 use crate::settings::Settings;
 use crate::storage::Db;
-use crate::templates::Renderer;
+use crate::templates::{Renderer, TemplateSet};
 use crate::worker;
 
 /// Everything a running Vestnik holds.
@@ -25,6 +25,8 @@ pub struct App {
     pub rulebook: Arc<Rulebook>,
     pub gateways: Gateways,
     pub dispatcher: Arc<Dispatcher>,
+    /// The default set from `templates/`: its partials, and what a re-import compares.
+    pub templates: Arc<TemplateSet>,
     /// Whether [`App::serve`]'s worker is running, for `/ready`.
     pub worker: worker::Presence,
 }
@@ -40,13 +42,19 @@ impl App {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
         let rulebook = Arc::new(Rulebook::load(&settings.deadlines)?);
-        let renderer =
-            Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
+        // The files seed the database on first start; dispatch renders the active versions.
+        let defaults =
+            TemplateSet::load_dir(&settings.templates.dir).context("loading templates")?;
+        Renderer::new(&defaults).context("compiling the default templates")?;
+        db.seed_templates(&defaults)
+            .await
+            .context("seeding templates")?;
+        let templates = Arc::new(LiveTemplates::load(db.clone(), defaults.partials.clone()).await?);
         let shared_limits = settings.dispatch.shared_rate_limits.then_some(&db);
         let gateways = Gateways::from_settings(&settings, shared_limits)?;
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
-            renderer,
+            templates,
             rulebook.clone(),
             gateways.clone(),
             &settings,
@@ -58,6 +66,7 @@ impl App {
             rulebook,
             gateways,
             dispatcher,
+            templates: Arc::new(defaults),
             worker: worker::Presence::default(),
         })
     }
@@ -71,6 +80,7 @@ impl App {
             documents: self.dispatcher.documents().clone(),
             clock: self.dispatcher.clock().clone(),
             worker: self.worker.clone(),
+            templates: self.templates.clone(),
         })
     }
 

@@ -10,7 +10,9 @@
 //! - [`intents`]: the five kinds, their field schema ([`intents::schema`]) and request parsing.
 //! - [`recipients`]: recipients, customer types, channels and contact points.
 //! - [`validation`]: field-level errors, collected so a request learns all its faults at once.
-//! - [`templates`]: Handlebars rendering (strict), the context templates see, Russian helpers.
+//! - [`templates`]: Handlebars rendering (strict), the context templates see, Russian helpers,
+//!   template sets and versions' keys ([`templates::set`]), and the checks a version passes
+//!   before it is saved ([`templates::check`]).
 //! - [`pii`]: how personal data is masked when it must be mentioned at all.
 //! - [`calendar`]: the production calendar (working days, holidays, regional overlays).
 //! - [`deadlines`]: when each notice is due, from the rules in `config/policies.toml`.
@@ -22,10 +24,12 @@
 //!
 //! The adapters around it:
 //! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
+//! - [`ui`]: the template editor at `/ui/templates` (server-rendered pages, one script).
 //! - [`auth`]: bearer tokens and roles.
 //! - [`storage`]: SQLite or PostgreSQL behind one [`storage::Db`]; SQL per dialect only where it differs.
 //! - [`queue`]: apalis delivery jobs, pushed in the intake transaction.
-//! - [`dispatch`]: one delivery job: claim → hold back (windows, contact limits) → render → send → record.
+//! - [`dispatch`]: one delivery job: claim → hold back (windows, contact limits) → render → send → record;
+//!   it renders the active template versions ([`dispatch::LiveTemplates`]).
 //! - [`channels`]: gateways (outbox files, SMTP, HTTP providers described by profiles in
 //!   `channels/`), and [`channels::routes`]: which gateway takes a message, within its
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
@@ -64,5 +68,6 @@ pub mod settings;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;
+pub mod ui;
 pub mod validation;
 pub mod worker;

@@ -314,7 +314,7 @@ async fn visible(state: &AppState, principal: &Principal, id: &str) -> Result<In
     Ok(row)
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(super) fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()

@@ -10,6 +10,7 @@ mod problem;
 mod ready;
 mod receipts;
 mod reports;
+mod templates;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The worker of this process, if it runs one (`serve`), for `/ready`.
     pub worker: crate::worker::Presence,
+    /// The default template set (`templates/`): the partials every version renders with.
+    pub templates: Arc<crate::templates::TemplateSet>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,6 +61,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts/{profile}", post(receipts::receive))
         .route("/v1/reports/compliance", get(reports::compliance))
         .route("/ui/compliance", get(reports::page))
+        .route("/v1/templates", get(templates::list))
+        .route("/v1/templates/import", post(templates::import))
+        .route("/v1/templates/{kind}/{channel}", get(templates::get))
+        .route("/v1/templates/{kind}/{channel}/versions", post(templates::create_version))
+        .route("/v1/templates/{kind}/{channel}/versions/{version}", get(templates::get_version))
+        .route("/v1/templates/{kind}/{channel}/validate", post(templates::validate))
+        .route("/v1/templates/{kind}/{channel}/preview", post(templates::preview))
+        .route("/v1/templates/{kind}/{channel}/diff", get(templates::diff))
+        .route("/v1/templates/{kind}/{channel}/activate", post(templates::activate))
+        .route("/v1/templates/{kind}/{channel}/rollback", post(templates::rollback))
+        .merge(crate::ui::router())
         .route("/health", get(health))
         .route("/ready", get(ready::ready))
         .fallback(|| async { ApiError::NotFound("route") })

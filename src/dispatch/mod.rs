@@ -26,11 +26,14 @@ use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
 
 mod holds;
+mod live;
 mod typeset;
+
+pub use live::LiveTemplates;
 
 pub struct Dispatcher {
     db: Db,
-    renderer: Arc<Renderer>,
+    templates: Arc<LiveTemplates>,
     rulebook: Arc<Rulebook>,
     gateways: Gateways,
     org: Organization,
@@ -58,7 +61,7 @@ const INTENT_CACHE_LIMIT: usize = 1024;
 impl Dispatcher {
     pub fn new(
         db: Db,
-        renderer: Arc<Renderer>,
+        templates: Arc<LiveTemplates>,
         rulebook: Arc<Rulebook>,
         gateways: Gateways,
         settings: &Settings,
@@ -66,7 +69,7 @@ impl Dispatcher {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             db,
-            renderer,
+            templates,
             rulebook,
             gateways,
             org: settings.organization.clone(),
@@ -139,6 +142,7 @@ impl Dispatcher {
         let _renewal =
             LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
         let intent = self.intent(&job.intent_id).await?;
+        let renderer = self.templates.current().await?;
         let recipients: HashMap<i64, RecipientRow> = self
             .db
             .recipients(&job.intent_id, job.first, job.end)
@@ -165,7 +169,7 @@ impl Dispatcher {
                 outcomes.push(deferred);
                 continue;
             }
-            match self.prepare(&intent, message, recipient) {
+            match self.prepare(&renderer, &intent, message, recipient) {
                 Ok((outgoing, letter)) => {
                     if let Some(letter) = letter {
                         attachments.push((outgoing.message_id.clone(), letter));
@@ -217,7 +221,7 @@ impl Dispatcher {
                 .collect();
             let results = gateway.send(outgoing, &self.org).await;
             for ((message, sent), sms) in messages.into_iter().zip(results).zip(sms) {
-                let template = self.renderer.version(intent.kind, channel).to_owned();
+                let template = renderer.version(intent.kind, channel).to_owned();
                 let mut outcome = self.outcome(message, sent, template);
                 outcome.sms = sms;
                 outcomes.push(outcome);
@@ -237,6 +241,7 @@ impl Dispatcher {
     /// Renders and addresses one message; an error is permanent (the data cannot change).
     fn prepare(
         &self,
+        renderer: &Renderer,
         intent: &CachedIntent,
         message: &Claimed,
         recipient: Option<&RecipientRow>,
@@ -272,11 +277,11 @@ impl Dispatcher {
             &message.id,
             channel.as_str(),
         );
-        let content = self.renderer.render(intent.kind, channel, &ctx)?;
+        let content = renderer.render(intent.kind, channel, &ctx)?;
         // The letter to attach to an email is typeset with the mail and fax letters.
         let letter = match channel {
             Channel::Email if self.letters.attach_to_email => {
-                Some(self.renderer.render(intent.kind, Channel::Mail, &ctx)?)
+                Some(renderer.render(intent.kind, Channel::Mail, &ctx)?)
             }
             _ => None,
         };

@@ -261,6 +261,14 @@ impl Plans {
         })
     }
 
+    /// The channels that count as the legal notice of `kind` for `customer_type`.
+    pub fn legal_channels(&self, kind: IntentKind, customer_type: CustomerType) -> &[Channel] {
+        self.legal
+            .get(&(kind, customer_type))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// Most SMS parts a notice of `kind` may take, if limited.
     pub fn sms_max_parts(&self, kind: IntentKind) -> Option<usize> {
         self.sms_max_parts.get(&kind).copied()

@@ -11,6 +11,7 @@ mod messages;
 mod readiness;
 mod receipts;
 mod reports;
+mod templates;
 mod tokens;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
 pub use reports::LegalFactRow;
+pub use templates::{ActivationRow, TemplateChange, TemplateVersionRow, previous_version};
 pub use tokens::TokenRow;
 
 /// Where our migrations are recorded; apalis keeps its own in sqlx's default table.

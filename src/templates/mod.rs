@@ -1,23 +1,27 @@
-//! Rendering notices from the operator-editable Handlebars templates in `templates/`.
+//! Rendering notices from operator-editable Handlebars templates.
 //!
-//! Layout of the directory: `<kind>/sms.hbs`, `<kind>/email.subject.hbs`,
+//! The default set lives in `templates/`: `<kind>/sms.hbs`, `<kind>/email.subject.hbs`,
 //! `<kind>/email.text.hbs`, `<kind>/email.html.hbs`, `<kind>/letter.hbs` (mail, and fax
-//! unless `<kind>/fax.hbs` exists) and shared `partials/<name>.hbs`. Rendering is strict:
-//! a variable missing from the context is an error, never an empty string in a legal notice.
+//! unless `<kind>/fax.hbs` exists), shared `partials/<name>.hbs` and `manifest.toml`. It
+//! seeds the database, where operators edit versions ([`set`]); [`check`] validates a
+//! version before it is saved. Rendering is strict: a variable missing from the context is
+//! an error, never an empty string in a legal notice.
 
+pub mod check;
 pub mod context;
 pub mod helpers;
+pub mod sample;
+pub mod set;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Context as _;
 use handlebars::Handlebars;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::intents::IntentKind;
 use crate::recipients::Channel;
+pub use set::{Parts, Template, TemplateChannel, TemplateSet};
 
 /// A message's content, ready for a gateway.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,114 +45,61 @@ pub enum Rendered {
     },
 }
 
-/// The parts each kind must provide, and the registry (text or HTML) each belongs to.
-const PARTS: [(&str, bool); 5] = [
-    ("sms", false),
-    ("email.subject", false),
-    ("email.text", false),
-    ("email.html", true),
-    ("letter", false),
-];
-
 pub struct Renderer {
     /// Plain-text parts: no escaping (an SMS must not read `&quot;`).
     text: Handlebars<'static>,
     /// HTML parts: every value escaped, so a field cannot inject markup.
     html: Handlebars<'static>,
-    /// `kind/channel` → `kind/channel@<digest of the sources used>`.
-    versions: HashMap<(IntentKind, Channel), String>,
+    /// Delivery channel → the label of the template that renders it.
+    labels: HashMap<(IntentKind, Channel), String>,
 }
 
 impl Renderer {
-    /// Loads and compiles every template; a missing or broken one stops start-up.
+    /// Loads and compiles the files in `dir`; a missing or broken one is an error.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
-        let mut text = Handlebars::new();
-        text.set_strict_mode(true);
-        text.register_escape_fn(handlebars::no_escape);
-        helpers::register(&mut text);
-        let mut html = Handlebars::new();
-        html.set_strict_mode(true);
-        helpers::register(&mut html);
+        Self::new(&TemplateSet::load_dir(dir)?)
+    }
 
-        let mut partial_sources = String::new();
-        let partials = dir.join("partials");
-        if partials.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(&partials)?.collect::<Result<_, _>>()?;
-            entries.sort_by_key(|e| e.file_name());
-            for entry in entries {
-                let path = entry.path();
-                let Some(name) = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_suffix(".hbs"))
-                else {
-                    continue;
-                };
-                let source = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                text.register_partial(name, &source)
-                    .with_context(|| format!("partial {}", path.display()))?;
-                html.register_partial(name, &source)
-                    .with_context(|| format!("partial {}", path.display()))?;
-                partial_sources.push_str(&source);
-            }
+    /// Compiles every template of `set`; every kind must render on every channel.
+    pub fn new(set: &TemplateSet) -> anyhow::Result<Self> {
+        let (mut text, mut html) = registries();
+        for (name, source) in &set.partials {
+            text.register_partial(name, source)
+                .map_err(|e| anyhow::anyhow!("partial {name}: {e}"))?;
+            html.register_partial(name, source)
+                .map_err(|e| anyhow::anyhow!("partial {name}: {e}"))?;
         }
-
-        let mut versions = HashMap::new();
+        let mut labels = HashMap::new();
         for kind in IntentKind::ALL {
-            let mut sources: HashMap<&str, String> = HashMap::new();
-            for (part, is_html) in PARTS {
-                let path = dir.join(kind.as_str()).join(format!("{part}.hbs"));
-                let source = std::fs::read_to_string(&path)
-                    .with_context(|| format!("template {} is missing", path.display()))?;
-                let registry = if is_html { &mut html } else { &mut text };
-                registry
-                    .register_template_string(&name(kind, part), &source)
-                    .with_context(|| format!("template {}", path.display()))?;
-                sources.insert(part, source);
-            }
-            let fax_path = dir.join(kind.as_str()).join("fax.hbs");
-            let fax_source = if fax_path.exists() {
-                let source = std::fs::read_to_string(&fax_path)?;
-                text.register_template_string(&name(kind, "fax"), &source)
-                    .with_context(|| format!("template {}", fax_path.display()))?;
-                Some(source)
-            } else {
-                None
-            };
             for channel in Channel::ALL {
-                let used: Vec<&str> = match channel {
-                    Channel::Email => vec![
-                        &sources["email.subject"],
-                        &sources["email.text"],
-                        &sources["email.html"],
-                    ],
-                    Channel::Sms => vec![&sources["sms"]],
-                    Channel::Mail => vec![&sources["letter"]],
-                    Channel::Fax => vec![fax_source.as_deref().unwrap_or(&sources["letter"])],
-                };
-                let mut hasher = Sha256::new();
-                for source in used {
-                    hasher.update(source.as_bytes());
+                let template = set.for_delivery(kind, channel).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no template renders {} on {}",
+                        kind.as_str(),
+                        channel.as_str()
+                    )
+                })?;
+                for (part, source) in &template.parts {
+                    let registry = if channel == Channel::Email && part == "html" {
+                        &mut html
+                    } else {
+                        &mut text
+                    };
+                    registry
+                        .register_template_string(&name(kind, channel, part), source)
+                        .map_err(|e| {
+                            anyhow::anyhow!("template {} ({part}): {e}", template.label)
+                        })?;
                 }
-                hasher.update(partial_sources.as_bytes());
-                let digest = hex::encode(hasher.finalize());
-                versions.insert(
-                    (kind, channel),
-                    format!("{}/{}@{}", kind.as_str(), channel.as_str(), &digest[..12]),
-                );
+                labels.insert((kind, channel), template.label.clone());
             }
         }
-        Ok(Self {
-            text,
-            html,
-            versions,
-        })
+        Ok(Self { text, html, labels })
     }
 
     /// Which template version renders `kind` on `channel`; recorded with every message.
     pub fn version(&self, kind: IntentKind, channel: Channel) -> &str {
-        &self.versions[&(kind, channel)]
+        &self.labels[&(kind, channel)]
     }
 
     /// Renders one message; an error means the notice cannot be produced as it stands.
@@ -160,34 +111,84 @@ impl Renderer {
     ) -> Result<Rendered, String> {
         let text = |part: &str| {
             self.text
-                .render(&name(kind, part), context)
-                .map_err(|e| format!("{}/{part}: {e}", kind.as_str()))
+                .render(&name(kind, channel, part), context)
+                .map_err(|e| format!("{}: {e}", self.version(kind, channel)))
         };
         Ok(match channel {
             Channel::Email => Rendered::Email {
-                subject: text("email.subject")?.trim().to_owned(),
-                text: text("email.text")?,
+                subject: text("subject")?.trim().to_owned(),
+                text: text("text")?,
                 html: self
                     .html
-                    .render(&name(kind, "email.html"), context)
-                    .map_err(|e| format!("{}/email.html: {e}", kind.as_str()))?,
+                    .render(&name(kind, channel, "html"), context)
+                    .map_err(|e| format!("{}: {e}", self.version(kind, channel)))?,
             },
             Channel::Sms => Rendered::Sms {
-                text: text("sms")?.trim().to_owned(),
+                text: text("text")?.trim().to_owned(),
             },
-            Channel::Mail => Rendered::Letter {
-                text: text("letter")?,
-            },
-            Channel::Fax if self.text.has_template(&name(kind, "fax")) => {
-                Rendered::Letter { text: text("fax")? }
-            }
-            Channel::Fax => Rendered::Letter {
-                text: text("letter")?,
+            Channel::Mail | Channel::Fax => Rendered::Letter {
+                text: text("body")?,
             },
         })
     }
 }
 
-fn name(kind: IntentKind, part: &str) -> String {
-    format!("{}/{part}", kind.as_str())
+/// The two strict registries with the helpers: plain text (no escaping) and HTML.
+pub(crate) fn registries() -> (Handlebars<'static>, Handlebars<'static>) {
+    let mut text = Handlebars::new();
+    text.set_strict_mode(true);
+    text.register_escape_fn(handlebars::no_escape);
+    helpers::register(&mut text);
+    let mut html = Handlebars::new();
+    html.set_strict_mode(true);
+    helpers::register(&mut html);
+    (text, html)
+}
+
+fn name(kind: IntentKind, channel: Channel, part: &str) -> String {
+    format!("{}/{}/{part}", kind.as_str(), channel.as_str())
+}
+
+/// Renders one template outside the live set (a version being validated or previewed);
+/// an error names the part.
+pub fn render_one(
+    channel: TemplateChannel,
+    parts: &Parts,
+    partials: &std::collections::BTreeMap<String, String>,
+    context: &Value,
+) -> Result<Rendered, (String, String)> {
+    let (mut text, mut html) = registries();
+    for (name, source) in partials {
+        let _ = text.register_partial(name, source);
+        let _ = html.register_partial(name, source);
+    }
+    for (part, source) in parts {
+        let registry = if channel.is_html(part) {
+            &mut html
+        } else {
+            &mut text
+        };
+        registry
+            .register_template_string(part, source)
+            .map_err(|e| (part.clone(), e.to_string()))?;
+    }
+    let render = |part: &str| {
+        let registry = if channel.is_html(part) { &html } else { &text };
+        registry
+            .render(part, context)
+            .map_err(|e| (part.to_owned(), e.to_string()))
+    };
+    Ok(match channel {
+        TemplateChannel::Sms => Rendered::Sms {
+            text: render("text")?.trim().to_owned(),
+        },
+        TemplateChannel::Email => Rendered::Email {
+            subject: render("subject")?.trim().to_owned(),
+            text: render("text")?,
+            html: render("html")?,
+        },
+        TemplateChannel::Letter | TemplateChannel::Fax => Rendered::Letter {
+            text: render("body")?,
+        },
+    })
 }

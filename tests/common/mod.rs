@@ -10,6 +10,7 @@ pub mod fake_mail;
 pub mod fake_sms;
 pub mod notices;
 pub mod smtp_sink;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
