@@ -13,6 +13,7 @@ use crate::channels::Gateways;
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::dispatch::Dispatcher;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::storage::Db;
 use crate::templates::Renderer;
@@ -43,6 +44,7 @@ impl App {
         let renderer =
             Arc::new(Renderer::load(&settings.templates.dir).context("loading templates")?);
         let gateways = Gateways::from_settings(&settings)?;
+        let metrics = Metrics::new();
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             renderer,
@@ -50,6 +52,7 @@ impl App {
             gateways.clone(),
             &settings,
             clock.clone(),
+            metrics,
         )?);
         Ok(Self {
             settings: Arc::new(settings),
@@ -70,6 +73,8 @@ impl App {
             documents: self.dispatcher.documents().clone(),
             clock: self.dispatcher.clock().clone(),
             worker: self.worker.clone(),
+            metrics: self.dispatcher.metrics().clone(),
+            gateways: self.gateways.clone(),
         })
     }
 

@@ -99,6 +99,7 @@ async fn poll_statuses(dispatcher: &Dispatcher, db: &Db) -> anyhow::Result<()> {
                             db,
                             dispatcher.documents(),
                             dispatcher.settings(),
+                            dispatcher.metrics(),
                             provider.name(),
                             &receipt,
                         )
