@@ -19,6 +19,7 @@ use vestnik::settings::GatewayName;
 both_backends! {
     every_status_change_is_posted_signed_and_retried_until_taken;
     a_callback_url_is_checked_at_intake;
+    a_token_s_callback_url_serves_intents_that_name_none;
 }
 
 const SECRET: &str = "callback-test-secret";
@@ -249,5 +250,53 @@ async fn a_callback_url_is_checked_at_intake(backend: Backend) {
     assert_eq!(response.status(), 422);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "callback_url", "{problem}");
+    app.stop().await;
+}
+
+async fn a_token_s_callback_url_serves_intents_that_name_none(backend: Backend) {
+    let (token_url, token_received) = receiver(0).await;
+    let (own_url, own_received) = receiver(0).await;
+    let app = spawn_app_with(backend, |s| {
+        s.callbacks.secret = SECRET.to_owned().into();
+        s.callbacks.poll_every = Duration::from_millis(20);
+    })
+    .await;
+    let url = vestnik::callbacks::CallbackUrl::parse(&token_url).unwrap();
+    let token = vestnik::auth::create_token_calling_back(
+        &app.db,
+        "outage-planner",
+        vestnik::auth::Role::Ingest,
+        Some(&url),
+    )
+    .await
+    .unwrap();
+    let post = |body: Value| {
+        app.http
+            .post(format!("{}/v1/intents", app.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    // Through the outbox: the SMS is `sent`, the held email never moves.
+    let mut by_token = visit("cb-token", "");
+    by_token.as_object_mut().unwrap().remove("callback_url");
+    assert_eq!(post(by_token).await.unwrap().status(), 202);
+    assert_eq!(post(visit("cb-own", &own_url)).await.unwrap().status(), 202);
+
+    let started = Instant::now();
+    while (token_received.lock().unwrap().posts.is_empty()
+        || own_received.lock().unwrap().posts.is_empty())
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (received, external_id) in [(&token_received, "cb-token"), (&own_received, "cb-own")] {
+        let posts = received.lock().unwrap().posts.clone();
+        assert_eq!(posts.len(), 1, "{external_id}");
+        let payload = verify(&posts[0].0, &posts[0].1);
+        assert_eq!(payload["external_id"], external_id);
+        assert_eq!(payload["status"], "sent");
+        assert_eq!(payload["channel"], "sms");
+    }
     app.stop().await;
 }

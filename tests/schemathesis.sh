@@ -34,6 +34,7 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+schemathesis=$(realpath "$venv/bin/schemathesis")
 cargo build --locked --quiet --bin vestnik
 bin=target/debug/vestnik
 
@@ -66,11 +67,13 @@ log "schemathesis: $max_examples examples per operation, seed $seed"
 status=0
 # One worker: with two, hypothesis 6 sometimes fails inside itself (an AST cache shared
 # between threads), which is a tool error, not a finding.
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+# From the temporary directory: schemathesis keeps a cache in the working directory.
+(cd "$work" && "$schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks "${SCHEMATHESIS_CHECKS:-all}" --exclude-checks positive_data_acceptance \
   --max-examples "$max_examples" --seed "$seed" --workers 1 --no-color \
+  --generation-database none \
   --header "Authorization: Bearer $token" \
-  --request-timeout 30 || status=$?
+  --request-timeout 30) || status=$?
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "vestnik serve died during the fuzzing run; its log:" >&2

@@ -5,6 +5,9 @@
 -- lost or invented by a crash between the two. A background task in the worker delivers
 -- them (see src/callbacks/).
 ALTER TABLE intents ADD COLUMN callback_url TEXT;
+-- A token may name one for all its intents (`vestnik token create --callback-url`); an
+-- intent's own wins, and is what is stored with the intent.
+ALTER TABLE tokens ADD COLUMN callback_url TEXT;
 
 CREATE TABLE callback_events (
     -- The event id receivers de-duplicate by (delivery is at-least-once).

@@ -120,6 +120,10 @@ async fn accept(
         e
     })?;
     *kind = Some(intent.kind);
+    let mut intent = intent;
+    if intent.callback_url.is_none() {
+        intent.callback_url = principal.callback_url.clone();
+    }
     if intent.callback_url.is_some() && state.settings.callbacks.secret.expose_secret().is_empty() {
         return Err(ApiError::Invalid(vec![crate::validation::FieldError {
             field: "callback_url".into(),
