@@ -20,6 +20,7 @@ both_backends! {
     every_status_change_is_posted_signed_and_retried_until_taken;
     a_callback_url_is_checked_at_intake;
     a_token_s_callback_url_serves_intents_that_name_none;
+    a_refused_or_long_failing_callback_is_given_up;
 }
 
 const SECRET: &str = "callback-test-secret";
@@ -28,13 +29,21 @@ const SECRET: &str = "callback-test-secret";
 struct Received {
     /// Requests to answer 503 before taking any.
     refuse: usize,
+    /// The answer after those.
+    then: StatusCode,
     posts: Vec<(HeaderMap, Vec<u8>)>,
 }
 
 /// A receiver on loopback that answers 503 to its first `refuse` requests.
 async fn receiver(refuse: usize) -> (String, Arc<Mutex<Received>>) {
+    receiver_answering(refuse, StatusCode::NO_CONTENT).await
+}
+
+/// A receiver that answers 503 to its first `refuse` requests, then `then`.
+async fn receiver_answering(refuse: usize, then: StatusCode) -> (String, Arc<Mutex<Received>>) {
     let state = Arc::new(Mutex::new(Received {
         refuse,
+        then,
         posts: Vec::new(),
     }));
     async fn take(
@@ -48,7 +57,7 @@ async fn receiver(refuse: usize) -> (String, Arc<Mutex<Received>>) {
             state.refuse -= 1;
             StatusCode::SERVICE_UNAVAILABLE
         } else {
-            StatusCode::NO_CONTENT
+            state.then
         }
     }
     let app = axum::Router::new()
@@ -298,5 +307,72 @@ async fn a_token_s_callback_url_serves_intents_that_name_none(backend: Backend) 
         assert_eq!(payload["status"], "sent");
         assert_eq!(payload["channel"], "sms");
     }
+    app.stop().await;
+}
+
+async fn a_refused_or_long_failing_callback_is_given_up(backend: Backend) {
+    // One receiver refuses outright (400: not retried), one is down for longer than
+    // retry_for (503 every time: retried, then given up).
+    let (refusing, refused) = receiver_answering(0, StatusCode::BAD_REQUEST).await;
+    let (down, failing) = receiver_answering(usize::MAX, StatusCode::NO_CONTENT).await;
+    let app = spawn_app_with(backend, |s| {
+        s.callbacks.secret = SECRET.to_owned().into();
+        s.callbacks.poll_every = Duration::from_millis(20);
+        s.callbacks.backoff_base = Duration::from_millis(50);
+        s.callbacks.backoff_max = Duration::from_millis(100);
+        s.callbacks.retry_for = Duration::from_millis(1500);
+    })
+    .await;
+    assert_eq!(
+        app.post_intent(&visit("cb-refused", &refusing))
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(
+        app.post_intent(&visit("cb-down", &down)).await.status(),
+        202
+    );
+
+    // Both events end given up: the refused one at once, the other after retry_for.
+    let scrape = || async {
+        app.http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let count = |metrics: &str, result: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("vestnik_callbacks_total{{result=\"{result}\"}}")))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, n)| n.parse::<f64>().unwrap())
+            .unwrap_or(0.0)
+    };
+    let started = Instant::now();
+    let mut metrics = scrape().await;
+    while count(&metrics, "gave_up") < 2.0 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = scrape().await;
+    }
+    let refused_posts = refused.lock().unwrap().posts.len();
+    let failing_posts = failing.lock().unwrap().posts.len();
+    assert_eq!(refused_posts, 1, "a 4xx is final");
+    assert!(
+        failing_posts >= 3,
+        "a 503 is retried: {failing_posts} posts"
+    );
+    // Given up: nothing more arrives.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(refused.lock().unwrap().posts.len(), refused_posts);
+    assert_eq!(failing.lock().unwrap().posts.len(), failing_posts);
+    let metrics = scrape().await;
+    assert_eq!(count(&metrics, "gave_up"), 2.0, "{metrics}");
+    assert_eq!(count(&metrics, "retry") as usize, failing_posts - 1);
+    assert_eq!(count(&metrics, "delivered"), 0.0);
     app.stop().await;
 }
