@@ -13,6 +13,7 @@ use crate::channels::Gateways;
 use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::dispatch::{Dispatcher, LiveTemplates};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::storage::Db;
 use crate::templates::{Renderer, TemplateSet};
@@ -52,6 +53,7 @@ impl App {
         let templates = Arc::new(LiveTemplates::load(db.clone(), defaults.partials.clone()).await?);
         let shared_limits = settings.dispatch.shared_rate_limits.then_some(&db);
         let gateways = Gateways::from_settings(&settings, shared_limits)?;
+        let metrics = Metrics::new();
         let dispatcher = Arc::new(Dispatcher::new(
             db.clone(),
             templates,
@@ -59,6 +61,7 @@ impl App {
             gateways.clone(),
             &settings,
             clock.clone(),
+            metrics,
         )?);
         Ok(Self {
             settings: Arc::new(settings),
@@ -81,6 +84,8 @@ impl App {
             clock: self.dispatcher.clock().clone(),
             worker: self.worker.clone(),
             templates: self.templates.clone(),
+            metrics: self.dispatcher.metrics().clone(),
+            gateways: self.gateways.clone(),
         })
     }
 

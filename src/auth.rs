@@ -9,6 +9,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::callbacks::CallbackUrl;
 use crate::storage::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,8 @@ pub struct Principal {
     /// The client name; idempotency keys and `ingest` visibility are scoped by it.
     pub client: String,
     pub role: Role,
+    /// The token's status-callback URL, for intents that name none.
+    pub callback_url: Option<CallbackUrl>,
 }
 
 impl Principal {
@@ -68,8 +71,26 @@ pub fn digest(secret: &str) -> String {
 
 /// Creates a token and returns its secret — the only time the secret exists in clear.
 pub async fn create_token(db: &Db, name: &str, role: Role) -> anyhow::Result<String> {
+    create_token_calling_back(db, name, role, None).await
+}
+
+/// As [`create_token`], for a token whose intents report their status to `callback_url`.
+pub async fn create_token_calling_back(
+    db: &Db,
+    name: &str,
+    role: Role,
+    callback_url: Option<&CallbackUrl>,
+) -> anyhow::Result<String> {
     let secret = new_secret();
-    store_token(db, name, role, &secret).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    db.insert_token(
+        &id,
+        name,
+        role.as_str(),
+        &digest(&secret),
+        callback_url.map(CallbackUrl::as_str),
+    )
+    .await?;
     Ok(secret)
 }
 
@@ -83,7 +104,7 @@ pub fn new_secret() -> String {
 /// Stores a token for `secret` (its digest only).
 pub async fn store_token(db: &Db, name: &str, role: Role, secret: &str) -> anyhow::Result<()> {
     let id = uuid::Uuid::now_v7().to_string();
-    db.insert_token(&id, name, role.as_str(), &digest(secret))
+    db.insert_token(&id, name, role.as_str(), &digest(secret), None)
         .await
 }
 
@@ -94,9 +115,15 @@ pub async fn authenticate(db: &Db, secret: &str) -> anyhow::Result<Option<Princi
     };
     let role = Role::parse(&row.role)
         .ok_or_else(|| anyhow::anyhow!("token {} has unknown role {}", row.id, row.role))?;
+    // Checked when the token was made; a URL that no longer parses is dropped, not fatal.
+    let callback_url = row
+        .callback_url
+        .as_deref()
+        .and_then(|url| CallbackUrl::parse(url).ok());
     Ok(Some(Principal {
         token_id: row.id,
         client: row.name,
         role,
+        callback_url,
     }))
 }

@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, termination_signal};
+use secrecy::ExposeSecret;
+
 use crate::auth::{self, Role};
+use crate::callbacks::CallbackUrl;
 use crate::deadlines::{AppealVariant, DeadlineQuery, EventMoment, Rulebook};
 use crate::intents::IntentKind;
 use crate::recipients::CustomerType;
@@ -98,7 +101,15 @@ enum TokenCommand {
         /// The client the token belongs to (idempotency keys are scoped by it).
         #[arg(long)]
         name: Option<String>,
+        /// Where the status changes of this token's intents are POSTed (an intent's own
+        /// `callback_url` wins). Needs `callbacks.secret`.
+        #[arg(long, value_parser = parse_callback_url)]
+        callback_url: Option<CallbackUrl>,
     },
+}
+
+fn parse_callback_url(s: &str) -> Result<CallbackUrl, String> {
+    CallbackUrl::parse(s)
 }
 
 pub(crate) fn parse_kind(s: &str) -> Result<IntentKind, String> {
@@ -192,8 +203,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::Create { role, name },
+            command:
+                TokenCommand::Create {
+                    role,
+                    name,
+                    callback_url,
+                },
         } => {
+            anyhow::ensure!(
+                callback_url.is_none() || !settings.callbacks.secret.expose_secret().is_empty(),
+                "--callback-url needs callbacks.secret (e.g. VESTNIK_CALLBACKS__SECRET) to sign callbacks with"
+            );
             let db = Db::connect(&settings.database.url, 2).await?;
             db.migrate().await?;
             // Tokens without a name must not share a client (and so idempotency keys and
@@ -205,7 +225,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &uuid::Uuid::now_v7().simple().to_string()[20..]
                 )
             });
-            let secret = auth::create_token(&db, &name, role).await?;
+            let secret =
+                auth::create_token_calling_back(&db, &name, role, callback_url.as_ref()).await?;
             println!("{secret}");
             Ok(())
         }

@@ -23,7 +23,8 @@
 //!   compliance report built from them.
 //!
 //! The adapters around it:
-//! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
+//! - [`api`]: axum handlers for `/v1/…`, `/health`, `/ready`, `/metrics`; errors as
+//!   `problem+json`; the OpenAPI document and `/docs` made from the handlers' annotations.
 //! - [`ui`]: the template editor at `/ui/templates` (server-rendered pages, one script).
 //! - [`auth`]: bearer tokens and roles.
 //! - [`storage`]: SQLite or PostgreSQL behind one [`storage::Db`]; SQL per dialect only where it differs.
@@ -41,13 +42,15 @@
 //! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
 //! [`cli`] (the `vestnik` command).
 //!
-//! Operability: [`import`] (a mailing from a CSV, through the API) and [`config_check`]
-//! (`vestnik config check`).
+//! Operability: [`import`] (a mailing from a CSV, through the API), [`config_check`]
+//! (`vestnik config check`), [`metrics`] (Prometheus) and [`callbacks`] (signed status
+//! callbacks from an outbox the database fills in the status change's transaction).
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod calendar;
+pub mod callbacks;
 pub mod channels;
 pub mod cli;
 pub mod clock;
@@ -58,6 +61,7 @@ pub mod documents;
 pub mod import;
 pub mod intents;
 pub mod letters;
+pub mod metrics;
 pub mod pii;
 pub mod plans;
 pub mod queue;

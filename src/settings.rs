@@ -30,6 +30,7 @@ pub struct Settings {
     pub fax: ProfileGatewaySettings,
     pub letters: Letters,
     pub auth: Auth,
+    pub callbacks: Callbacks,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +245,31 @@ impl SmsProvider {
 #[serde(deny_unknown_fields)]
 pub struct Auth {
     pub admin_token_file: PathBuf,
+}
+
+/// Status callbacks to the URL an intent names (see `crate::callbacks`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callbacks {
+    /// The HMAC-SHA256 key callbacks are signed with, shared with the receivers. Empty:
+    /// intents naming a callback URL are refused.
+    pub secret: secrecy::SecretString,
+    /// How long an event is retried (connection errors, 5xx, 429) before it is given up.
+    #[serde(with = "humantime_serde")]
+    pub retry_for: std::time::Duration,
+    /// The first retry's delay, doubled per attempt (with jitter) up to `backoff_max`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: std::time::Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: std::time::Duration,
+    /// One POST's timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+    /// How often the worker looks for events to post.
+    #[serde(with = "humantime_serde")]
+    pub poll_every: std::time::Duration,
+    /// Events posted at once.
+    pub concurrency: usize,
 }
 
 impl Settings {

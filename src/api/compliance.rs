@@ -1,6 +1,7 @@
 //! `/v1/compliance/…`: deadline compliance as it stands.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,19 +11,31 @@ use super::auth::require;
 use super::{ApiError, AppState};
 use crate::auth::{Principal, Role};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AtRiskQuery {
     /// Look this far ahead (hours); overdue recipients are always included.
+    #[param(minimum = 0, maximum = 8784)]
     within_hours: Option<i64>,
+    /// At most this many recipients, soonest deadline first (1-1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
 /// Recipients whose legal deadline is near (or past) with no delivered legal notice.
+#[utoipa::path(get, path = "/v1/compliance/at-risk", tag = "deadlines",
+    params(AtRiskQuery),
+    responses(
+        (status = 200, description = "Recipients at risk, soonest first", body = super::schemas::AtRiskView),
+        (status = 400, description = "within_hours or limit out of range"),
+    ),
+    security(("bearer" = [])))]
 pub async fn at_risk(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<AtRiskQuery>,
+    query: Result<Query<AtRiskQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(
         &principal,
         &[Role::Ingest, Role::Auditor, Role::Admin],

@@ -27,6 +27,16 @@ pub struct DeadlineRequest {
     appeal: AppealVariant,
 }
 
+#[utoipa::path(post, path = "/v1/deadlines", tag = "deadlines",
+    request_body(content = super::schemas::DeadlineRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The deadline, its rule and the days counted", body = super::schemas::DeadlineView),
+        (status = 400, description = "Malformed JSON or an unknown field"),
+        (status = 413, description = "Body over `server.body_limit_bytes`"),
+        (status = 415, description = "Not `application/json`"),
+        (status = 422, description = "An invalid time zone or event"),
+    ),
+    security(("bearer" = [])))]
 pub async fn compute(
     State(state): State<AppState>,
     principal: Principal,

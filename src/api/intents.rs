@@ -2,11 +2,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -15,11 +16,11 @@ use tracing::info;
 use super::auth::require;
 use super::{ApiError, AppState};
 use crate::auth::{Principal, Role};
-use crate::intents::{NewIntent, RawIntent};
+use crate::intents::{IntentKind, NewIntent, RawIntent};
 use crate::storage::{InsertOutcome, IntentRow, Submission};
 
 /// What `202 Accepted` (and a replay of it) returns.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub id: String,
     pub external_id: String,
@@ -42,13 +43,49 @@ impl From<&IntentRow> for Accepted {
     }
 }
 
+#[utoipa::path(post, path = "/v1/intents", tag = "intents",
+    description = "Accept an intent. Idempotent: the key is `Idempotency-Key` if given, otherwise \
+                   `external_id`, per client. The same key and body replay the original `202`; \
+                   the same key with another body is a `409`.",
+    request_body(content = super::schemas::IntentRequest, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters")),
+    responses(
+        (status = 202, description = "Accepted: stored with its messages and delivery jobs", body = Accepted,
+         headers(("Location" = String, description = "/v1/intents/{id}"),
+                 ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
+        (status = 400, description = "Malformed JSON"),
+        (status = 409, description = "The idempotency key was used with another body"),
+        (status = 413, description = "Body over `server.body_limit_bytes`"),
+        (status = 415, description = "Not `application/json`"),
+        (status = 422, description = "Invalid fields, every one listed"),
+    ),
+    security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    require(&principal, &[Role::Ingest, Role::Admin], "create intents")?;
+    let mut kind = None;
+    let result = accept(&state, &principal, &headers, body, &mut kind).await;
+    let kind = kind.map(IntentKind::as_str);
+    match &result {
+        Ok(response) if response.headers().contains_key("idempotent-replayed") => {}
+        Ok(_) => state.metrics.intent_accepted(kind.unwrap_or("unknown")),
+        Err(e) => state.metrics.intent_rejected(kind, e.status().as_u16()),
+    }
+    result
+}
+
+/// Intake proper; sets `kind` as soon as the body says it, for the metrics.
+async fn accept(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    kind: &mut Option<IntentKind>,
+) -> Result<Response, ApiError> {
+    require(principal, &[Role::Ingest, Role::Admin], "create intents")?;
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(state.settings.server.body_limit_bytes),
         _ => ApiError::BadRequest(e.body_text()),
@@ -72,10 +109,27 @@ pub async fn create(
     // Parsing 100,000 recipients is CPU work: keep it off the async threads.
     let (digest, intent) = tokio::task::spawn_blocking(move || {
         let digest = hex::encode(Sha256::digest(&body));
-        parse_body(&body).map(|intent| (digest, intent))
+        parse_body(&body)
+            .map(|intent| (digest, intent))
+            .map_err(|e| (e, peek_kind(&body)))
     })
     .await
-    .map_err(|e| anyhow::anyhow!("parser crashed: {e}"))??;
+    .map_err(|e| anyhow::anyhow!("parser crashed: {e}"))?
+    .map_err(|(e, peeked)| {
+        *kind = peeked;
+        e
+    })?;
+    *kind = Some(intent.kind);
+    let mut intent = intent;
+    if intent.callback_url.is_none() {
+        intent.callback_url = principal.callback_url.clone();
+    }
+    if intent.callback_url.is_some() && state.settings.callbacks.secret.expose_secret().is_empty() {
+        return Err(ApiError::Invalid(vec![crate::validation::FieldError {
+            field: "callback_url".into(),
+            reason: "this server has no callbacks.secret to sign callbacks with".into(),
+        }]));
+    }
     let key = idempotency_key.unwrap_or_else(|| format!("external_id:{}", intent.external_id));
 
     // A retry is answered as the original was, before planning: its deadline may have
@@ -133,6 +187,17 @@ fn replay_or_conflict(row: IntentRow, digest: &str) -> Result<Response, ApiError
     }
 }
 
+/// The kind a rejected body names, if it names a known one (a metrics label must not
+/// take arbitrary input).
+fn peek_kind(body: &[u8]) -> Option<IntentKind> {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    let peeked: Kind = serde_json::from_slice(body).ok()?;
+    IntentKind::parse(peeked.kind.as_deref()?)
+}
+
 fn parse_idempotency_key(value: &HeaderValue) -> Result<String, ApiError> {
     let key = value.to_str().unwrap_or_default().trim();
     if key.is_empty() || key.len() > 255 {
@@ -176,20 +241,36 @@ fn accepted(row: &IntentRow, replayed: bool) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// From 1.
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<i64>,
 }
 
 const MAX_PER_PAGE: i64 = 1000;
 
+#[utoipa::path(get, path = "/v1/intents/{id}", tag = "intents",
+    description = "The intent, its status counts and a page of recipients, each with the status of \
+                   every channel.",
+    params(("id" = String, Path, description = "The intent's id"), Page),
+    responses(
+        (status = 200, description = "The intent", body = super::schemas::IntentView),
+        (status = 400, description = "A bad page or per_page"),
+        (status = 404, description = "No such intent visible to this token"),
+    ),
+    security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(page) = page.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(
         &principal,
         &[Role::Ingest, Role::Auditor, Role::Admin],
@@ -272,16 +353,28 @@ pub async fn get(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ByExternalId {
+    /// The caller's id of the event.
+    #[param(required = true, min_length = 1, pattern = r"\S")]
     external_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/intents", tag = "intents",
+    description = "Intents with this external id (an `ingest` token sees its own client's).",
+    params(ByExternalId),
+    responses(
+        (status = 200, description = "The intents, possibly none", body = super::schemas::IntentList),
+        (status = 400, description = "No external_id given"),
+    ),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<ByExternalId>,
+    query: Result<Query<ByExternalId>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(
         &principal,
         &[Role::Ingest, Role::Auditor, Role::Admin],

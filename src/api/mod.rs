@@ -9,19 +9,23 @@ mod letters;
 mod problem;
 mod ready;
 mod receipts;
+mod reference;
 mod reports;
+mod schemas;
 mod templates;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use intents::Accepted;
 pub use problem::ApiError;
@@ -48,32 +52,45 @@ pub struct AppState {
     pub worker: crate::worker::Presence,
     /// The default template set (`templates/`): the partials every version renders with.
     pub templates: Arc<crate::templates::TemplateSet>,
+    /// What `/metrics` exports; the dispatcher of this process counts into the same.
+    pub metrics: crate::metrics::Metrics,
+    /// Every gateway, for their circuit breakers' state in `/metrics`.
+    pub gateways: crate::channels::Gateways,
 }
 
+/// Every route, each registered with `routes!` from its handler's `#[utoipa::path]`, so a
+/// route cannot be served without being in `/openapi.json`. Handlers of one path with
+/// different methods go in one `routes!`.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let body_limit = state.settings.server.body_limit_bytes;
-    Router::new()
-        .route("/v1/intents", get(intents::list).post(intents::create))
-        .route("/v1/intents/{id}", get(intents::get))
-        .route("/v1/deadlines", post(deadlines::compute))
-        .route("/v1/compliance/at-risk", get(compliance::at_risk))
-        .route("/v1/receipts/{profile}", post(receipts::receive))
-        .route("/v1/reports/compliance", get(reports::compliance))
-        .route("/ui/compliance", get(reports::page))
-        .route("/v1/templates", get(templates::list))
-        .route("/v1/templates/import", post(templates::import))
-        .route("/v1/templates/{kind}/{channel}", get(templates::get))
-        .route("/v1/templates/{kind}/{channel}/versions", post(templates::create_version))
-        .route("/v1/templates/{kind}/{channel}/versions/{version}", get(templates::get_version))
-        .route("/v1/templates/{kind}/{channel}/validate", post(templates::validate))
-        .route("/v1/templates/{kind}/{channel}/preview", post(templates::preview))
-        .route("/v1/templates/{kind}/{channel}/diff", get(templates::diff))
-        .route("/v1/templates/{kind}/{channel}/activate", post(templates::activate))
-        .route("/v1/templates/{kind}/{channel}/rollback", post(templates::rollback))
+    let (routes, doc) = OpenApiRouter::with_openapi(reference::ApiDoc::openapi())
+        .routes(routes!(intents::create, intents::list))
+        .routes(routes!(intents::get))
+        .routes(routes!(deadlines::compute))
+        .routes(routes!(compliance::at_risk))
+        .routes(routes!(receipts::receive))
+        .routes(routes!(health))
+        .routes(routes!(ready::ready))
+        .routes(routes!(metrics))
+        .routes(routes!(reference::openapi_json))
+        .routes(routes!(reference::docs))
+        .routes(routes!(reports::compliance))
+        .routes(routes!(reports::page))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::import))
+        .routes(routes!(templates::get))
+        .routes(routes!(templates::create_version))
+        .routes(routes!(templates::get_version))
+        .routes(routes!(templates::validate))
+        .routes(routes!(templates::preview))
+        .routes(routes!(templates::diff))
+        .routes(routes!(templates::activate))
+        .routes(routes!(templates::rollback))
         .merge(crate::ui::router())
-        .route("/health", get(health))
-        .route("/ready", get(ready::ready))
+        .split_for_parts();
+    routes
+        .layer(Extension(reference::Reference::new(doc)))
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
@@ -85,10 +102,55 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(plausible_request_id))
         .with_state(state)
 }
 
+/// An incoming `X-Request-Id` is kept when it is 1–128 visible ASCII characters; anything
+/// else is dropped and a fresh id generated instead. The id goes into every log line of
+/// the request and of the delivery jobs it creates, so it must not be a way to write
+/// arbitrary text (or megabytes) into the logs.
+async fn plausible_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let plausible = req
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.as_bytes())
+        .is_none_or(|id| (1..=128).contains(&id.len()) && id.iter().all(|b| b.is_ascii_graphic()));
+    if !plausible {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// Prometheus metrics; no token, like `/health` (put it behind the scraper's network).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition format 0.0.4", body = String,
+     content_type = "text/plain; version=0.0.4"),
+    (status = 503, description = "The database does not answer"),
+))]
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let text = state
+        .metrics
+        .scrape(&state.db, &state.gateways, state.clock.now_ms())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = format!("{e:#}"), "metrics: database unreachable");
+            ApiError::Unavailable("the database")
+        })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        text,
+    ))
+}
+
 /// Liveness plus a database round trip.
+#[utoipa::path(get, path = "/health", tag = "operations", responses(
+    (status = 200, description = "Alive, and the database answers", body = schemas::Health),
+    (status = 503, description = "The database does not answer", body = schemas::Health),
+))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.db.ping().await {
         Ok(()) => (

@@ -30,22 +30,44 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// RFC 9457 problem details, as every error answer carries them.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(super) struct Problem<'a> {
+    /// `/problems/<slug>`: `unauthorized`, `invalid-fields`, `not-found`, …
     #[serde(rename = "type")]
+    #[schema(example = "/problems/invalid-fields")]
     kind: String,
     title: &'a str,
     status: u16,
     detail: String,
+    /// Every rejected field, by JSON path (or header or check name), with its reason.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ProblemField>>)]
     errors: Option<&'a [FieldError]>,
 }
 
+/// One rejected field of a problem.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents `FieldError`'s wire shape; the domain type knows no OpenAPI
+pub(super) struct ProblemField {
+    #[schema(example = "recipients[0].contacts.phone")]
+    field: String,
+    reason: String,
+}
+
 impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
@@ -70,6 +92,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

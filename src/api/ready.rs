@@ -11,6 +11,11 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use crate::queue::DELIVERY_QUEUE;
 
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready: database, migrations and a worker", body = super::schemas::Ready),
+        (status = 503, description = "Not ready; `errors` names each failed check"),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let mut checks = Map::new();
     let mut errors = Vec::new();

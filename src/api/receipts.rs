@@ -17,6 +17,18 @@ use crate::channels::profiles::WebhookError;
 use crate::receipts;
 use crate::storage::ReceiptOutcome;
 
+#[utoipa::path(post, path = "/v1/receipts/{profile}", tag = "receipts",
+    description = "A gateway's delivery report in its own format, authenticated by its profile \
+                   (a signature or a secret), not by a bearer token.",
+    params(("profile" = String, Path, description = "The gateway profile, e.g. `smsru`")),
+    request_body(content((String = "application/json"), (String = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Recorded; the body is what the provider expects", body = String, content_type = "text/plain"),
+        (status = 400, description = "A report the profile cannot read"),
+        (status = 401, description = "Unsigned or forged"),
+        (status = 404, description = "No such profile, or a report about a message we do not know (yet)"),
+        (status = 413, description = "Body over `server.body_limit_bytes`"),
+    ))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(profile): Path<String>,
@@ -52,6 +64,7 @@ pub async fn receive(
                 &state.db,
                 &state.documents,
                 &state.settings.dispatch,
+                &state.metrics,
                 sms.name(),
                 receipt,
             )
@@ -66,7 +79,7 @@ pub async fn receive(
         };
         match outcome {
             ReceiptOutcome::UnknownMessage => unknown += 1,
-            ReceiptOutcome::Recorded { applied } => {
+            ReceiptOutcome::Recorded { applied, .. } => {
                 info!(
                     gateway = sms.name(),
                     status = receipt.status.as_str(),

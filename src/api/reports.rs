@@ -93,6 +93,16 @@ fn parse(query: &HashMap<String, String>, headers: &HeaderMap) -> Result<ReportQ
 }
 
 /// Verdict counts and rates of the recipients whose deadline falls in the period.
+#[utoipa::path(get, path = "/v1/reports/compliance", tag = "deadlines",
+    description = "Verdict counts and rates of the recipients whose deadline falls in the period, by kind, customer type and channel, and the on-time rate by week (auditor, admin).",
+    params(("from" = String, Query, description = "First day, YYYY-MM-DD"),
+           ("to" = String, Query, description = "Last day, YYYY-MM-DD; at most 366 days after from"),
+           ("kind" = Option<String>, Query, description = "Only this kind"),
+           ("tz" = Option<String>, Query, description = "IANA zone of the days (default Europe/Moscow)"),
+           ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "The report", body = Object, content_type = "application/json"),
+              (status = 422, description = "A bad parameter, each named")),
+    security(("bearer" = [])))]
 pub async fn compliance(
     State(state): State<AppState>,
     principal: Principal,
@@ -123,6 +133,9 @@ pub async fn compliance(
 }
 
 /// The page itself holds no data: its script asks the API with the auditor's token.
+#[utoipa::path(get, path = "/ui/compliance", tag = "operations",
+    description = "The compliance report as a page for auditors (its data comes from the API with the token typed in).",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
 pub async fn page() -> Html<&'static str> {
     Html(include_str!("../../assets/ui/compliance.html"))
 }

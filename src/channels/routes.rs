@@ -38,6 +38,8 @@ impl Route {
 pub struct Sent {
     pub gateway: Option<String>,
     pub result: SendResult,
+    /// From handing the message to the gateway to its answer (for a batch, the batch's).
+    pub elapsed: Duration,
 }
 
 /// The gateways of one channel; cheap to clone.
@@ -70,6 +72,14 @@ impl ChannelRoute {
             pool: Arc::new(pool),
             slow_threshold,
         })
+    }
+
+    /// Each gateway's circuit breaker, for the metrics.
+    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
+        (0..self.pool.len())
+            .filter_map(|i| self.pool.provider(i))
+            .map(|r| (r.gateway.name().to_owned(), r.guard.breaker().state()))
+            .collect()
     }
 
     pub fn gateways(&self) -> impl Iterator<Item = (usize, &Gateway)> {
@@ -110,14 +120,15 @@ impl ChannelRoute {
             && matches!(route.gateway, Gateway::Outbox(_))
         {
             let name = route.gateway.name().to_owned();
-            return route
-                .gateway
-                .send(batch, sender)
-                .await
+            let started = std::time::Instant::now();
+            let results = route.gateway.send(batch, sender).await;
+            let elapsed = started.elapsed();
+            return results
                 .into_iter()
                 .map(|result| Sent {
                     gateway: Some(name.clone()),
                     result,
+                    elapsed,
                 })
                 .collect();
         }
@@ -142,6 +153,7 @@ impl ChannelRoute {
                         .saturating_duration_since(tokio::time::Instant::now());
                     return Sent {
                         gateway: None,
+                        elapsed: Duration::ZERO,
                         result: SendResult::Unavailable {
                             retry_in: wait,
                             why: "every gateway of the channel is failing (circuit open)".into(),
@@ -159,6 +171,7 @@ impl ChannelRoute {
             pick.release();
         };
         let route = pick.provider();
+        let started = std::time::Instant::now();
         let result = route
             .gateway
             .send(vec![message], sender)
@@ -173,6 +186,7 @@ impl ChannelRoute {
         Sent {
             gateway: Some(route.gateway.name().to_owned()),
             result,
+            elapsed: started.elapsed(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::deadlines::Rulebook;
 use crate::documents::Documents;
 use crate::intents::{IntentKind, schema};
+use crate::metrics::Metrics;
 use crate::queue::DeliveryJob;
 use crate::recipients::{Channel, PostalAddress};
 use crate::settings::{Dispatch, Letters, Organization, Settings};
@@ -42,6 +43,8 @@ pub struct Dispatcher {
     poll_every: Duration,
     settings: Dispatch,
     clock: Clock,
+    metrics: Metrics,
+    callbacks: crate::settings::Callbacks,
     intents: Mutex<HashMap<String, Arc<CachedIntent>>>,
 }
 
@@ -51,6 +54,8 @@ struct CachedIntent {
     kind: IntentKind,
     external_id: String,
     event: Value,
+    /// The id of the request that created the intent, for the delivery logs.
+    request_id: Option<String>,
     /// The event with date-times in each recipient zone seen so far.
     localized: Mutex<HashMap<Tz, Arc<Value>>>,
 }
@@ -66,6 +71,7 @@ impl Dispatcher {
         gateways: Gateways,
         settings: &Settings,
         clock: Clock,
+        metrics: Metrics,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             db,
@@ -78,6 +84,8 @@ impl Dispatcher {
             poll_every: settings.sms.poll_every,
             settings: settings.dispatch.clone(),
             clock,
+            metrics,
+            callbacks: settings.callbacks.clone(),
             intents: Mutex::new(HashMap::new()),
         })
     }
@@ -107,6 +115,15 @@ impl Dispatcher {
         &self.gateways
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// How this worker posts status callbacks.
+    pub fn callbacks(&self) -> &crate::settings::Callbacks {
+        &self.callbacks
+    }
+
     /// Claims the job's due messages under a fresh lease, as of the dispatcher's clock.
     async fn claim_due(
         &self,
@@ -119,7 +136,8 @@ impl Dispatcher {
             .await
     }
 
-    #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end))]
+    #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end,
+        request_id = tracing::field::Empty))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
         let (mut claim_id, mut claimed) = self.claim_due(job, lease).await?;
@@ -143,6 +161,9 @@ impl Dispatcher {
             LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
         let intent = self.intent(&job.intent_id).await?;
         let renderer = self.templates.current().await?;
+        if let Some(request_id) = &intent.request_id {
+            tracing::Span::current().record("request_id", request_id.as_str());
+        }
         let recipients: HashMap<i64, RecipientRow> = self
             .db
             .recipients(&job.intent_id, job.first, job.end)
@@ -221,6 +242,7 @@ impl Dispatcher {
                 .collect();
             let results = gateway.send(outgoing, &self.org).await;
             for ((message, sent), sms) in messages.into_iter().zip(results).zip(sms) {
+                self.observe(channel, &sent);
                 let template = renderer.version(intent.kind, channel).to_owned();
                 let mut outcome = self.outcome(message, sent, template);
                 outcome.sms = sms;
@@ -335,6 +357,24 @@ impl Dispatcher {
         ))
     }
 
+    /// Counts one send in the metrics: its latency when a gateway answered, its class
+    /// when it failed.
+    fn observe(&self, channel: Channel, sent: &Sent) {
+        let gateway = sent.gateway.as_deref().unwrap_or("none");
+        let class = match &sent.result {
+            SendResult::Accepted { .. } => None,
+            SendResult::Transient(_) => Some("transient"),
+            SendResult::Permanent(_) => Some("permanent"),
+            SendResult::Unavailable { .. } => Some("circuit_open"),
+        };
+        if sent.gateway.is_some() {
+            self.metrics.sent(channel, gateway, sent.elapsed);
+        }
+        if let Some(class) = class {
+            self.metrics.gateway_error(channel, gateway, class);
+        }
+    }
+
     fn outcome(&self, message: &Claimed, sent: Sent, template: String) -> Outcome {
         let mut outcome = match sent.result {
             SendResult::Accepted {
@@ -407,6 +447,7 @@ impl Dispatcher {
             kind,
             external_id: row.external_id,
             event: row.event.0,
+            request_id: row.request_id,
             localized: Mutex::new(HashMap::new()),
         });
         let mut cache = self.intents.lock().expect("cache lock");

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub use money::Money;
 
+use crate::callbacks::CallbackUrl;
 use crate::recipients::{RawRecipient, Recipient};
 use crate::validation::{FieldErrors, Loose, optional, required, text};
 
@@ -58,6 +59,8 @@ pub struct NewIntent {
     pub event: Value,
     pub recipients: Vec<Recipient>,
     pub accept_late: bool,
+    /// Where the status of every message is POSTed, if anywhere.
+    pub callback_url: Option<CallbackUrl>,
     /// Each recipient's legal deadline (epoch ms), once planned; same order as recipients.
     pub deadlines: Vec<Option<i64>>,
     /// Each recipient's messages in channel-plan order, once planned.
@@ -73,6 +76,7 @@ pub struct RawIntent {
     event: Option<Value>,
     recipients: Option<Vec<RawRecipient>>,
     accept_late: Option<Loose<bool>>,
+    callback_url: Option<Loose<String>>,
 }
 
 /// Most recipients one intent may carry; bigger mailings are split by the caller.
@@ -99,6 +103,12 @@ impl RawIntent {
             &mut errors,
         );
         let accept_late = optional(self.accept_late, "accept_late", &mut errors).unwrap_or(false);
+        let callback_url =
+            optional(self.callback_url, "callback_url", &mut errors).and_then(|url| {
+                CallbackUrl::parse(&url)
+                    .map_err(|why| errors.push("callback_url", why))
+                    .ok()
+            });
 
         let event = match (kind, self.event) {
             (Some(kind), Some(event)) => parse_event(kind, &event, &mut errors),
@@ -136,6 +146,7 @@ impl RawIntent {
                 event,
                 recipients,
                 accept_late,
+                callback_url,
                 deadlines: Vec::new(),
                 schedules: Vec::new(),
             }),

@@ -45,6 +45,33 @@ impl Db {
 }
 
 impl Db {
+    /// How many recipients [`Db::at_risk`] would list up to `until`, for the metrics.
+    pub async fn at_risk_count(&self, until: i64) -> anyhow::Result<i64> {
+        let (n,) = with_pool!(self, pool => sqlx::query_as::<_, (i64,)>(
+            "SELECT COUNT(*) FROM recipients r \
+             WHERE r.deadline_at IS NOT NULL AND r.deadline_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
+                             AND m.legal_step IS NOT NULL AND m.status = 'delivered')",
+        )
+        .bind(until)
+        .fetch_one(pool)
+        .await)?;
+        Ok(n)
+    }
+
+    /// Messages not yet handed over, by channel and state (`held`, `queued`, `retrying`,
+    /// `running`), for the metrics.
+    pub async fn messages_in_flight(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT channel, CASE WHEN status = 'sending' THEN 'running' \
+             WHEN status = 'held' THEN 'held' WHEN attempts > 0 THEN 'retrying' ELSE 'queued' END AS state, \
+             COUNT(*) FROM messages WHERE status IN ('held', 'queued', 'sending') GROUP BY 1, 2",
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
     /// Messages of `kind` on `channels` sent (or being sent) to `account_number` since each
     /// of `since` (day, week, month starts, epoch ms), not counting `except_message`: what
     /// contact limits count.

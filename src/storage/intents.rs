@@ -23,6 +23,8 @@ pub struct IntentRow {
     pub message_count: i64,
     pub accept_late: bool,
     pub created_at: i64,
+    /// The `X-Request-Id` of the request that created it: dispatch logs carry it.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -65,7 +67,7 @@ pub enum InsertOutcome {
 }
 
 const INTENT_COLUMNS: &str = "id, client, idempotency_key, request_sha256, external_id, kind, event, \
-     recipient_count, message_count, accept_late, created_at";
+     recipient_count, message_count, accept_late, created_at, request_id";
 
 /// The identity of one intake request.
 #[derive(Debug, Clone)]
@@ -105,8 +107,8 @@ impl Db {
             let mut tx = pool.begin().await?;
             let claimed_key = sqlx::query(
                 "INSERT INTO intents (id, client, idempotency_key, request_sha256, external_id, kind, event, \
-                 recipient_count, message_count, accept_late, request_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 recipient_count, message_count, accept_late, request_id, created_at, callback_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (client, idempotency_key) DO NOTHING",
             )
             .bind(&id)
@@ -121,6 +123,7 @@ impl Db {
             .bind(intent.accept_late)
             .bind(submission.request_id)
             .bind(now)
+            .bind(intent.callback_url.as_ref().map(|u| u.as_str().to_owned()))
             .execute(&mut *tx)
             .await?
             .rows_affected()

@@ -4,6 +4,7 @@
 //! statements that differ live behind [`Dialect`]. Times are epoch milliseconds.
 
 mod bulk;
+mod callbacks;
 mod compliance;
 mod intents;
 mod limits;
@@ -23,6 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use callbacks::CallbackEvent;
 pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};

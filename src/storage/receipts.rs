@@ -28,8 +28,12 @@ pub struct NewReceipt<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptOutcome {
-    /// Recorded; `applied` says whether it changed the message's status.
-    Recorded { applied: bool },
+    /// Recorded; `applied` says whether it changed the message's status. When it made a
+    /// legal notice delivered: its channel and the time left to the deadline (ms).
+    Recorded {
+        applied: bool,
+        deadline_margin: Option<(String, i64)>,
+    },
     /// The same report was recorded before.
     Duplicate,
     /// No message of this gateway has that id (yet).
@@ -130,7 +134,16 @@ impl Db {
                 }
                 _ => 0,
             } > 0;
+            let mut deadline_margin = None;
             if applied && receipt.status == "delivered" {
+                deadline_margin = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT m.channel, r.deadline_at - m.delivered_at FROM messages m \
+                     JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
+                     WHERE m.id = $1 AND m.legal_step IS NOT NULL AND r.deadline_at IS NOT NULL",
+                )
+                .bind(&message_id)
+                .fetch_optional(&mut *tx)
+                .await?;
                 // A delivered legal notice ends its chain: the legal steps not yet sent
                 // (held, or queued behind a window or a retry) are no longer needed.
                 sqlx::query(
@@ -145,7 +158,7 @@ impl Db {
                 .await?;
             }
             tx.commit().await?;
-            anyhow::Ok(ReceiptOutcome::Recorded { applied })
+            anyhow::Ok(ReceiptOutcome::Recorded { applied, deadline_margin })
         })
     }
 

@@ -7,6 +7,8 @@ pub struct TokenRow {
     pub id: String,
     pub name: String,
     pub role: String,
+    /// Where the status of this token's intents is POSTed, unless an intent names its own.
+    pub callback_url: Option<String>,
 }
 
 impl Db {
@@ -16,15 +18,17 @@ impl Db {
         name: &str,
         role: &str,
         secret_sha256: &str,
+        callback_url: Option<&str>,
     ) -> anyhow::Result<()> {
         with_pool!(self, pool => sqlx::query(
-            "INSERT INTO tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO tokens (id, name, role, secret_sha256, created_at, callback_url) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(name)
         .bind(role)
         .bind(secret_sha256)
         .bind(now_ms())
+        .bind(callback_url)
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -34,7 +38,7 @@ impl Db {
     /// The live token whose secret hashes to `secret_sha256`.
     pub async fn token_by_digest(&self, secret_sha256: &str) -> anyhow::Result<Option<TokenRow>> {
         let row = with_pool!(self, pool => sqlx::query_as::<_, TokenRow>(
-            "SELECT id, name, role FROM tokens WHERE secret_sha256 = $1 AND revoked_at IS NULL",
+            "SELECT id, name, role, callback_url FROM tokens WHERE secret_sha256 = $1 AND revoked_at IS NULL",
         )
         .bind(secret_sha256)
         .fetch_optional(pool)

@@ -7,12 +7,12 @@
 //! `sessionStorage`. No cookie carries authority, so a forged cross-site request has none
 //! (no CSRF), and the token is gone when the tab closes.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use handlebars::html_escape;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::{ApiError, AppState};
 use crate::intents::IntentKind;
@@ -22,14 +22,17 @@ use crate::templates::set::TemplateChannel;
 const SCRIPT: &str = include_str!("../../assets/ui/editor.js");
 const STYLE: &str = include_str!("../../assets/ui/editor.css");
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ui/templates", get(list))
-        .route("/ui/templates/{kind}/{channel}", get(editor))
-        .route("/ui/assets/editor.js", get(script))
-        .route("/ui/assets/editor.css", get(style))
+/// The editor's pages, in the OpenAPI document like every route the binary serves.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(editor))
+        .routes(routes!(script))
+        .routes(routes!(style))
 }
 
+#[utoipa::path(get, path = "/ui/assets/editor.js", tag = "operations",
+    responses((status = 200, description = "The editor's script", content_type = "text/javascript", body = String)))]
 async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -38,6 +41,8 @@ async fn script() -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/ui/assets/editor.css", tag = "operations",
+    responses((status = 200, description = "The editor's style sheet", content_type = "text/css", body = String)))]
 async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
@@ -58,6 +63,9 @@ fn page(title: &str, page: &str, body: &str) -> Html<String> {
 }
 
 /// Kinds × channels; the script fills in the versions.
+#[utoipa::path(get, path = "/ui/templates", tag = "operations",
+    description = "The template editor: every kind × channel (its data comes from the API with the operator's token).",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
 async fn list() -> Html<String> {
     let mut rows = String::new();
     for kind in IntentKind::ALL {
@@ -84,6 +92,11 @@ async fn list() -> Html<String> {
 
 /// The editor of one template: its parts, the kind's mandatory fields, live checks and
 /// preview, versions with diffs.
+#[utoipa::path(get, path = "/ui/templates/{kind}/{channel}", tag = "operations",
+    description = "The editor of one template.",
+    params(("kind" = String, Path, description = "The kind"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String),
+              (status = 404, description = "No such kind or channel")))]
 async fn editor(Path((kind, channel)): Path<(String, String)>) -> Result<Html<String>, ApiError> {
     let (Some(kind), Some(channel)) = (IntentKind::parse(&kind), TemplateChannel::parse(&channel))
     else {

@@ -48,6 +48,12 @@ pub async fn run(
     let db = dispatcher.db().clone();
     let settings = dispatcher.settings().clone();
     let (stop_sweeper, sweeper_stopped) = tokio::sync::watch::channel(false);
+    let callbacks = tokio::spawn(crate::callbacks::deliver::run(
+        db.clone(),
+        dispatcher.callbacks().clone(),
+        dispatcher.metrics().clone(),
+        sweeper_stopped.clone(),
+    ));
     let sweeper = tokio::spawn(sweep::run(dispatcher.clone(), sweeper_stopped));
     let name = worker_name();
     info!(worker = %name, backend = db.backend_name(), "worker started");
@@ -95,6 +101,7 @@ pub async fn run(
     };
     let _ = stop_sweeper.send(true);
     let _ = sweeper.await;
+    let _ = callbacks.await;
     info!(worker = %name, "worker stopped");
     result.map_err(|e| anyhow::anyhow!("worker failed: {e}"))
 }

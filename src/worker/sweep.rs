@@ -103,6 +103,7 @@ async fn poll_statuses(dispatcher: &Dispatcher, db: &Db) -> anyhow::Result<()> {
                             db,
                             dispatcher.documents(),
                             dispatcher.settings(),
+                            dispatcher.metrics(),
                             provider.name(),
                             &receipt,
                         )

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::info;
 
-pub use preview::{diff, preview, validate};
+pub use preview::{__path_diff, __path_preview, __path_validate, diff, preview, validate};
 
 use super::auth::require;
 use super::{ApiError, AppState};
@@ -88,6 +88,10 @@ fn version_summary(row: &TemplateVersionRow) -> Value {
 }
 
 /// `GET /v1/templates`: every kind × channel with its active and latest version.
+#[utoipa::path(get, path = "/v1/templates", tag = "templates",
+    description = "Every kind × channel with its active version (operator, admin).",
+    responses((status = 200, description = "The templates", body = Object)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -117,6 +121,12 @@ pub async fn list(
 
 /// `GET /v1/templates/{kind}/{channel}`: the active text, every version and the
 /// activation history, and the kind's mandatory fields.
+#[utoipa::path(get, path = "/v1/templates/{kind}/{channel}", tag = "templates",
+    description = "One template: its active text, every version, the activation history and the kind's mandatory fields.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    responses((status = 200, description = "The template", body = Object),
+              (status = 404, description = "No such kind or channel")),
+    security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -150,6 +160,13 @@ pub async fn get(
 }
 
 /// `GET /v1/templates/{kind}/{channel}/versions/{version}`.
+#[utoipa::path(get, path = "/v1/templates/{kind}/{channel}/versions/{version}", tag = "templates",
+    description = "One version of a template.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax"), ("version" = i64, Path, description = "The version number, from 1")),
+    responses((status = 200, description = "The version", body = Object),
+              (status = 400, description = "The version is not a number"),
+              (status = 404, description = "No such kind, channel or version")),
+    security(("bearer" = [])))]
 pub async fn get_version(
     State(state): State<AppState>,
     principal: Principal,
@@ -170,6 +187,17 @@ pub async fn get_version(
 
 /// `POST /v1/templates/{kind}/{channel}/versions`: validates and stores a new version
 /// (not yet active). `422` lists every problem by part, line and column.
+#[utoipa::path(post, path = "/v1/templates/{kind}/{channel}/versions", tag = "templates",
+    description = "A new version `{parts, supplementary, comment}`, validated first; not live until activated.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, description = "The new version", body = Object),
+              (status = 400, description = "Malformed JSON or an unknown field"),
+              (status = 404, description = "No such kind or channel"),
+              (status = 413, description = "Body over `server.body_limit_bytes`"),
+              (status = 415, description = "Not application/json"),
+              (status = 422, description = "The template has problems: each as `parts.<part>` with line and column")),
+    security(("bearer" = [])))]
 pub async fn create_version(
     State(state): State<AppState>,
     principal: Principal,
@@ -229,6 +257,18 @@ pub struct Activate {
 
 /// `POST /v1/templates/{kind}/{channel}/activate` `{"version": N}`: dispatch uses it from
 /// the next delivery job on, in every process.
+#[utoipa::path(post, path = "/v1/templates/{kind}/{channel}/activate", tag = "templates",
+    description = "Make `{version}` the live version.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "Activated", body = Object),
+              (status = 400, description = "Malformed JSON or an unknown field"),
+              (status = 404, description = "No such kind, channel or version"),
+              (status = 409, description = "That version is already active"),
+              (status = 413, description = "Body over `server.body_limit_bytes`"),
+              (status = 415, description = "Not application/json"),
+              (status = 422, description = "The version field is missing or invalid")),
+    security(("bearer" = [])))]
 pub async fn activate(
     State(state): State<AppState>,
     principal: Principal,
@@ -256,6 +296,13 @@ pub async fn activate(
 
 /// `POST /v1/templates/{kind}/{channel}/rollback`: the version live before the last
 /// activation is live again.
+#[utoipa::path(post, path = "/v1/templates/{kind}/{channel}/rollback", tag = "templates",
+    description = "Undo the last activation.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    responses((status = 200, description = "Rolled back", body = Object),
+              (status = 404, description = "No such kind or channel"),
+              (status = 409, description = "Nothing to roll back")),
+    security(("bearer" = [])))]
 pub async fn rollback(
     State(state): State<AppState>,
     principal: Principal,
@@ -276,6 +323,11 @@ pub async fn rollback(
 
 /// `POST /v1/templates/import`: a new (inactive) version of every template in
 /// `templates/` that differs from the latest stored one, e.g. after a release.
+#[utoipa::path(post, path = "/v1/templates/import", tag = "templates",
+    description = "Re-import changed files from `templates/` as new inactive versions.",
+    responses((status = 200, description = "What was imported", body = Object),
+              (status = 409, description = "templates/ does not load")),
+    security(("bearer" = [])))]
 pub async fn import(
     State(state): State<AppState>,
     principal: Principal,

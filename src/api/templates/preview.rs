@@ -29,6 +29,17 @@ pub struct ValidateRequest {
 
 /// `POST …/validate`: every problem of a draft, by part, line and column; `200` either
 /// way (`valid` says which), so an editor can show them as the operator types.
+#[utoipa::path(post, path = "/v1/templates/{kind}/{channel}/validate", tag = "templates",
+    description = "Check a draft: `valid` and every problem.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "The verdict on the draft", body = Object),
+              (status = 400, description = "Malformed JSON or an unknown field"),
+              (status = 404, description = "No such kind or channel"),
+              (status = 413, description = "Body over `server.body_limit_bytes`"),
+              (status = 415, description = "Not application/json"),
+              (status = 422, description = "The request's fields are invalid")),
+    security(("bearer" = [])))]
 pub async fn validate(
     State(state): State<AppState>,
     principal: Principal,
@@ -72,6 +83,17 @@ pub struct PreviewQuery {
 }
 
 /// `POST …/preview[?format=pdf]`: the rendered message; for SMS its encoding and parts.
+#[utoipa::path(post, path = "/v1/templates/{kind}/{channel}/preview", tag = "templates",
+    description = "Render a draft, a version or the active one with the kind's sample or the given data (SMS: encoding and parts; `format=pdf` for a letter).",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax"), ("format" = Option<String>, Query, description = "json (default) or pdf")),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "The rendering", body = Object),
+              (status = 400, description = "Malformed JSON, an unknown field or a bad query"),
+              (status = 404, description = "No such kind, channel or version"),
+              (status = 413, description = "Body over `server.body_limit_bytes`"),
+              (status = 415, description = "Not application/json"),
+              (status = 422, description = "The template or the data do not render")),
+    security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     principal: Principal,
@@ -219,6 +241,13 @@ pub struct DiffQuery {
 }
 
 /// `GET …/diff?from=A&to=B`: a unified diff of each part.
+#[utoipa::path(get, path = "/v1/templates/{kind}/{channel}/diff", tag = "templates",
+    description = "A unified diff of two versions.",
+    params(("kind" = String, Path, description = "planned_outage, debt_warning, tariff_change, meter_visit or appeal_reply"), ("channel" = String, Path, description = "sms, email, letter or fax"), ("from" = i64, Query, description = "A version"), ("to" = i64, Query, description = "Another version")),
+    responses((status = 200, description = "The diff", body = Object),
+              (status = 400, description = "from or to missing or not a number"),
+              (status = 404, description = "No such kind, channel or version")),
+    security(("bearer" = [])))]
 pub async fn diff(
     State(state): State<AppState>,
     principal: Principal,
