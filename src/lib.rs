@@ -17,6 +17,9 @@
 //! - [`plans`]: channel plans — which channel carries the legal notice, sending windows,
 //!   contact limits, expected latencies.
 //! - [`letters`]: the postal letter as an A4 PDF, and the print-house check of any PDF.
+//! - [`ledger`]: the proof ledger — facts, their canonical form (RFC 8785), the hash chain
+//!   and its verifier (`docs/ledger.md`).
+//! - [`proofs`]: proof bundles and verdicts; the ZIP and the one-page PDF certificate.
 //!
 //! The adapters around it:
 //! - [`api`]: axum handlers for `/v1/…` and `/health`; errors as `problem+json`.
@@ -29,6 +32,7 @@
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
 //! - [`receipts`]: recording a gateway's delivery report, from a webhook or a poll.
 //! - [`documents`]: letter PDFs and return-receipt scans, stored by SHA-256 for proofs.
+//! - [`retention`]: purging personal data past its retention period; the ledger keeps the hashes.
 //! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
 //!   escalation, provider health).
 //!
@@ -51,12 +55,15 @@ pub mod dispatch;
 pub mod documents;
 pub mod import;
 pub mod intents;
+pub mod ledger;
 pub mod letters;
 pub mod pii;
 pub mod plans;
 pub mod queue;
+pub mod proofs;
 pub mod receipts;
 pub mod recipients;
+pub mod retention;
 pub mod settings;
 pub mod storage;
 pub mod telemetry;

@@ -7,6 +7,7 @@ mod deadlines;
 mod intents;
 mod letters;
 mod problem;
+mod proofs;
 mod ready;
 mod receipts;
 
@@ -52,6 +53,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/intents", get(intents::list).post(intents::create))
         .route("/v1/intents/{id}", get(intents::get))
+        .route("/v1/intents/{id}/proof", get(proofs::intent))
+        .route(
+            "/v1/intents/{id}/recipients/{rid}/proof",
+            get(proofs::recipient),
+        )
         .route("/v1/deadlines", post(deadlines::compute))
         .route("/v1/compliance/at-risk", get(compliance::at_risk))
         .route("/v1/receipts/{profile}", post(receipts::receive))

@@ -59,10 +59,12 @@ pub struct Outgoing {
 /// What the gateway made of a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendResult {
-    /// Accepted; the gateway's id for it and the SHA-256 of the exact bytes handed over.
+    /// Accepted; the gateway's id for it, the SHA-256 of the exact bytes handed over and
+    /// those bytes (kept for the proof).
     Accepted {
         gateway_message_id: String,
         content_sha256: String,
+        content: Vec<u8>,
     },
     /// Worth retrying later (timeouts, 5xx, full disk).
     Transient(String),

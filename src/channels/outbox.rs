@@ -81,6 +81,7 @@ impl Outbox {
             Ok(()) => SendResult::Accepted {
                 gateway_message_id: relative,
                 content_sha256: hex::encode(Sha256::digest(&bytes)),
+                content: bytes,
             },
             Err(e) => SendResult::Transient(format!("cannot write outbox file: {e}")),
         }

@@ -89,7 +89,8 @@ impl SmtpGateway {
             email.sign(dkim);
         }
         // The exact bytes handed over (lettre sends `formatted()`), for the proof.
-        let content_sha256 = hex::encode(Sha256::digest(email.formatted()));
+        let content = email.formatted();
+        let content_sha256 = hex::encode(Sha256::digest(&content));
         match self.transport.send(email).await {
             Ok(reply) => SendResult::Accepted {
                 gateway_message_id: format!(
@@ -98,6 +99,7 @@ impl SmtpGateway {
                     reply.message().collect::<Vec<_>>().join(" ")
                 ),
                 content_sha256,
+                content,
             },
             // lettre's errors carry the relay's reply, not our message's addresses.
             Err(e) if e.is_permanent() => SendResult::Permanent(format!("relay refused: {e}")),

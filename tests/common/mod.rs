@@ -229,6 +229,11 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// The app's database URL, for running the `vestnik` binary against it.
+    pub fn db_url(&self) -> &str {
+        &self._test_db.url
+    }
+
     pub fn outbox(&self) -> PathBuf {
         self.dir.path().join("outbox")
     }

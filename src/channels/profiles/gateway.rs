@@ -132,7 +132,8 @@ impl ProfileGateway {
     /// unless the message names one. `content_sha256` is of the text or the PDF.
     pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
         let message = message.into();
-        let content_sha256 = hex::encode(Sha256::digest(message.content_bytes()));
+        let content = message.content_bytes().to_vec();
+        let content_sha256 = hex::encode(Sha256::digest(&content));
         match self.send_outcome(message).await {
             SendOutcome::Accepted {
                 provider_message_id,
@@ -156,6 +157,7 @@ impl ProfileGateway {
                 SendResult::Accepted {
                     gateway_message_id: provider_message_id,
                     content_sha256,
+                    content,
                 }
             }
             SendOutcome::Transient(why) => SendResult::Transient(why),
