@@ -236,7 +236,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Purge => {
             let db = Db::connect(&settings.database.url, 2).await?;
             db.migrate().await?;
-            let documents = crate::documents::Documents::new(settings.letters.documents_dir.clone())?;
+            let documents =
+                crate::documents::Documents::new(settings.letters.documents_dir.clone())?;
             let report = crate::retention::purge(
                 &db,
                 &documents,
@@ -292,7 +293,11 @@ async fn ledger_export(db: &Db) -> anyhow::Result<()> {
         writeln!(out, r#"{{"checkpoint":{{"seq":{seq},"hash":"{hash}"}}}}"#)?;
     }
     let head = db.ledger_head().await?;
-    writeln!(out, r#"{{"head":{{"seq":{},"hash":"{}"}}}}"#, head.seq, head.hash)?;
+    writeln!(
+        out,
+        r#"{{"head":{{"seq":{},"hash":"{}"}}}}"#,
+        head.seq, head.hash
+    )?;
     out.flush()?;
     Ok(())
 }

@@ -58,7 +58,10 @@ pub async fn purge(
                 match documents.remove(&sha256) {
                     Ok(true) => report.documents += 1,
                     Ok(false) => {}
-                    Err(e) => warn!(error = format!("{e:#}"), "a purged document could not be removed"),
+                    Err(e) => warn!(
+                        error = format!("{e:#}"),
+                        "a purged document could not be removed"
+                    ),
                 }
             }
             info!(intent_id = %intent_id, messages = purged.messages, "personal data purged");

@@ -43,8 +43,14 @@ fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
 async fn sql(db: &Db, statement: &str) -> Result<u64, sqlx::Error> {
     let statement = sqlx::AssertSqlSafe(statement.to_owned());
     match db {
-        Db::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(|r| r.rows_affected()),
-        Db::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(|r| r.rows_affected()),
+        Db::Sqlite(pool) => sqlx::query(statement)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        Db::Postgres(pool) => sqlx::query(statement)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
     }
 }
 
@@ -68,35 +74,66 @@ async fn every_fact_of_a_dispatched_intent_is_chained_and_verifies(backend: Back
         .iter()
         .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect();
-    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds[0], "intent_accepted");
-    assert_eq!(entries[0]["data"]["request_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        entries[0]["data"]["request_sha256"].as_str().unwrap().len(),
+        64
+    );
     // Three recipients in three zones and two customer types: three deadlines.
-    assert_eq!(kinds.iter().filter(|k| **k == "deadline_computed").count(), 3);
-    let deadline = entries.iter().find(|e| e["kind"] == "deadline_computed").unwrap();
-    assert!(deadline["data"]["rule"]["description"].is_string(), "{deadline}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "deadline_computed").count(),
+        3
+    );
+    let deadline = entries
+        .iter()
+        .find(|e| e["kind"] == "deadline_computed")
+        .unwrap();
+    assert!(
+        deadline["data"]["rule"]["description"].is_string(),
+        "{deadline}"
+    );
     assert_eq!(deadline["data"]["recipients"], json!([[0, 1]]));
     // Every message handed over has its attempt, with the hash of the exact bytes.
     let intent = app.get_json(&format!("/v1/intents/{id}")).await.1;
-    for message in common::messages(&intent).into_iter().filter(|m| m["status"] == "sent") {
+    for message in common::messages(&intent)
+        .into_iter()
+        .filter(|m| m["status"] == "sent")
+    {
         let attempt = entries
             .iter()
             .find(|e| e["kind"] == "message_attempt" && e["message_id"] == message["message_id"])
             .unwrap_or_else(|| panic!("no attempt entry for {message}"));
         assert_eq!(attempt["data"]["outcome"], "sent");
         assert_eq!(attempt["data"]["content_sha256"], message["content_sha256"]);
-        assert_eq!(attempt["data"]["gateway_message_id"], message["gateway_message_id"]);
+        assert_eq!(
+            attempt["data"]["gateway_message_id"],
+            message["gateway_message_id"]
+        );
         assert!(attempt["data"]["template"].is_string());
     }
     // Held legal steps are not attempts yet.
-    let sent = common::messages(&intent).iter().filter(|m| m["status"] == "sent").count();
-    assert_eq!(kinds.iter().filter(|k| **k == "message_attempt").count(), sent);
+    let sent = common::messages(&intent)
+        .iter()
+        .filter(|m| m["status"] == "sent")
+        .count();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "message_attempt").count(),
+        sent
+    );
 
     let (walked, broken) = app.db.verify_ledger().await.unwrap();
     assert_eq!(broken, None);
     assert_eq!(walked, app.db.ledger_head().await.unwrap().seq);
     let out = cli(&app, &["ledger", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{walked} entries")));
 
     // The export is one JSON line per entry, in order, then the head.
@@ -146,9 +183,12 @@ async fn drop_triggers(db: &Db) {
 
 async fn set_row(db: &Db, seq: i64, body: &str, hash: &str) {
     let body = body.replace('\'', "''");
-    sql(db, &format!("UPDATE ledger SET body = '{body}', hash = '{hash}' WHERE seq = {seq}"))
-        .await
-        .unwrap();
+    sql(
+        db,
+        &format!("UPDATE ledger SET body = '{body}', hash = '{hash}' WHERE seq = {seq}"),
+    )
+    .await
+    .unwrap();
 }
 
 async fn insert_row(db: &Db, seq: i64, body: &str, hash: &str) {
@@ -166,12 +206,18 @@ async fn insert_row(db: &Db, seq: i64, body: &str, hash: &str) {
 
 /// Asserts that both the library and the CLI report `expected` first.
 async fn assert_broken(app: &TestApp, expected: Break) {
-    assert_eq!(app.db.verify_ledger().await.unwrap().1, Some(expected.clone()));
+    assert_eq!(
+        app.db.verify_ledger().await.unwrap().1,
+        Some(expected.clone())
+    );
     let out = cli(app, &["ledger", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("ledger broken at entry {}: {expected}", expected.seq())),
+        stderr.contains(&format!(
+            "ledger broken at entry {}: {expected}",
+            expected.seq()
+        )),
         "{stderr}"
     );
 }
@@ -197,15 +243,31 @@ async fn verify_names_the_first_broken_link_for_each_kind_of_tampering(backend: 
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
 
     // A deletion in the middle.
-    sql(&app.db, &format!("DELETE FROM ledger WHERE seq = {seq}")).await.unwrap();
-    assert_broken(&app, Break::Missing { expected: seq, found: seq + 1 }).await;
+    sql(&app.db, &format!("DELETE FROM ledger WHERE seq = {seq}"))
+        .await
+        .unwrap();
+    assert_broken(
+        &app,
+        Break::Missing {
+            expected: seq,
+            found: seq + 1,
+        },
+    )
+    .await;
     insert_row(&app.db, seq, &body, &hash).await;
 
     // Two entries swapped (their rows keep their places).
     let (next_seq, next_body, next_hash) = rows[5].clone();
     set_row(&app.db, seq, &next_body, &next_hash).await;
     set_row(&app.db, next_seq, &body, &hash).await;
-    assert_broken(&app, Break::Misplaced { seq, claims: next_seq }).await;
+    assert_broken(
+        &app,
+        Break::Misplaced {
+            seq,
+            claims: next_seq,
+        },
+    )
+    .await;
     set_row(&app.db, seq, &body, &hash).await;
     set_row(&app.db, next_seq, &next_body, &next_hash).await;
 
@@ -215,18 +277,66 @@ async fn verify_names_the_first_broken_link_for_each_kind_of_tampering(backend: 
         seq: seq - 1,
         hash: rows[3].2.clone(),
     });
-    let forged = forger.append(0, None, None, Fact::Unconfirmed { reason: "forged".into() });
-    sql(&app.db, &format!("UPDATE ledger SET seq = seq + 1000000 WHERE seq >= {seq}")).await.unwrap();
-    sql(&app.db, "UPDATE ledger SET seq = seq - 999999 WHERE seq >= 1000000").await.unwrap();
+    let forged = forger.append(
+        0,
+        None,
+        None,
+        Fact::Unconfirmed {
+            reason: "forged".into(),
+        },
+    );
+    sql(
+        &app.db,
+        &format!("UPDATE ledger SET seq = seq + 1000000 WHERE seq >= {seq}"),
+    )
+    .await
+    .unwrap();
+    sql(
+        &app.db,
+        "UPDATE ledger SET seq = seq - 999999 WHERE seq >= 1000000",
+    )
+    .await
+    .unwrap();
     insert_row(&app.db, seq, &forged.body, &forged.hash).await;
-    assert_broken(&app, Break::Misplaced { seq: seq + 1, claims: seq }).await;
-    sql(&app.db, &format!("DELETE FROM ledger WHERE seq = {seq}")).await.unwrap();
-    sql(&app.db, &format!("UPDATE ledger SET seq = seq + 1000000 WHERE seq > {seq}")).await.unwrap();
-    sql(&app.db, "UPDATE ledger SET seq = seq - 1000001 WHERE seq >= 1000000").await.unwrap();
+    assert_broken(
+        &app,
+        Break::Misplaced {
+            seq: seq + 1,
+            claims: seq,
+        },
+    )
+    .await;
+    sql(&app.db, &format!("DELETE FROM ledger WHERE seq = {seq}"))
+        .await
+        .unwrap();
+    sql(
+        &app.db,
+        &format!("UPDATE ledger SET seq = seq + 1000000 WHERE seq > {seq}"),
+    )
+    .await
+    .unwrap();
+    sql(
+        &app.db,
+        "UPDATE ledger SET seq = seq - 1000001 WHERE seq >= 1000000",
+    )
+    .await
+    .unwrap();
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
 
     // The newest entries deleted: the head still names the last one.
     let last = rows.last().unwrap().0;
-    sql(&app.db, &format!("DELETE FROM ledger WHERE seq > {}", last - 2)).await.unwrap();
-    assert_broken(&app, Break::Head { last: last - 2, head: last }).await;
+    sql(
+        &app.db,
+        &format!("DELETE FROM ledger WHERE seq > {}", last - 2),
+    )
+    .await
+    .unwrap();
+    assert_broken(
+        &app,
+        Break::Head {
+            last: last - 2,
+            head: last,
+        },
+    )
+    .await;
 }

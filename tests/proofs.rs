@@ -117,7 +117,9 @@ async fn report(app: &TestApp, id: &str, idx: usize, status: &str, at: i64) {
 async fn four_verdicts(app: &TestApp, auditor: &Auditor<'_>) -> String {
     let id = accepted(app, &intent(&["email", "email", "mail", "email"])).await;
     let bundle = auditor.json(&format!("/v1/intents/{id}/proof")).await;
-    let deadline = bundle["recipients"][0]["deadline"]["at_ms"].as_i64().unwrap();
+    let deadline = bundle["recipients"][0]["deadline"]["at_ms"]
+        .as_i64()
+        .unwrap();
     report(app, &id, 0, "delivered", deadline - DAY_MS).await;
     report(app, &id, 1, "delivered", deadline + 3_600_000).await;
     report(app, &id, 3, "failed", deadline - DAY_MS).await;
@@ -128,7 +130,12 @@ async fn each_recipient_gets_the_verdict_its_facts_support(backend: Backend) {
     let app = spawn_app(backend).await;
     let auditor = Auditor::new(&app).await;
     let id = four_verdicts(&app, &auditor).await;
-    let expected = ["delivered_on_time", "delivered_late", "unconfirmed", "not_delivered"];
+    let expected = [
+        "delivered_on_time",
+        "delivered_late",
+        "unconfirmed",
+        "not_delivered",
+    ];
     for (idx, verdict) in expected.iter().enumerate() {
         let bundle = auditor
             .json(&format!("/v1/intents/{id}/recipients/{idx}/proof"))
@@ -194,7 +201,11 @@ fn export_ledger(app: &TestApp, to: &Path) {
         .current_dir(repo_path(""))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(to, out.stdout).unwrap();
 }
 
@@ -202,19 +213,24 @@ async fn the_zip_bundle_verifies_offline_and_tampering_is_caught(backend: Backen
     let app = spawn_app(backend).await;
     let auditor = Auditor::new(&app).await;
     let id = four_verdicts(&app, &auditor).await;
-    let response = auditor.get(&format!("/v1/intents/{id}/proof?format=zip"), None).await;
+    let response = auditor
+        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/zip");
     let zip = response.bytes().await.unwrap();
     // The Accept header asks for the same.
-    let again = auditor.get(&format!("/v1/intents/{id}/proof"), Some("application/zip")).await;
+    let again = auditor
+        .get(&format!("/v1/intents/{id}/proof"), Some("application/zip"))
+        .await;
     assert_eq!(again.headers()["content-type"], "application/zip");
 
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("bundle");
     unzip(&zip, &dir);
     assert!(dir.join("certificate.pdf").exists());
-    let bundle: Value = serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();
     // The email as an .eml, the letter as its PDF: the exact bytes whose hash was recorded.
     let files: Vec<&str> = bundle["recipients"]
         .as_array()
@@ -222,21 +238,34 @@ async fn the_zip_bundle_verifies_offline_and_tampering_is_caught(backend: Backen
         .iter()
         .map(|r| r["messages"][0]["content"]["file"].as_str().unwrap())
         .collect();
-    assert!(files[0].ends_with(".eml") && files[2].ends_with(".pdf"), "{files:?}");
-    assert!(std::fs::read(dir.join(files[2])).unwrap().starts_with(b"%PDF-"));
+    assert!(
+        files[0].ends_with(".eml") && files[2].ends_with(".pdf"),
+        "{files:?}"
+    );
+    assert!(
+        std::fs::read(dir.join(files[2]))
+            .unwrap()
+            .starts_with(b"%PDF-")
+    );
 
     let ledger = work.path().join("ledger.jsonl");
     export_ledger(&app, &ledger);
     let (ok, out) = verify_offline(&dir, Some(&ledger));
     assert!(ok, "{out}");
-    assert!(out.contains("OK: ") && out.contains("4 messages, 3 reports checked"), "{out}");
+    assert!(
+        out.contains("OK: ") && out.contains("4 messages, 3 reports checked"),
+        "{out}"
+    );
 
     // A stored message changed after the fact.
     let eml = dir.join(files[0]);
     let original = std::fs::read(&eml).unwrap();
     std::fs::write(&eml, [original.as_slice(), b" "].concat()).unwrap();
     let (ok, out) = verify_offline(&dir, None);
-    assert!(!ok && out.contains("differs from what the ledger recorded"), "{out}");
+    assert!(
+        !ok && out.contains("differs from what the ledger recorded"),
+        "{out}"
+    );
     std::fs::write(&eml, &original).unwrap();
 
     // A verdict changed in the JSON: the ledger's facts contradict it.
@@ -244,35 +273,54 @@ async fn the_zip_bundle_verifies_offline_and_tampering_is_caught(backend: Backen
     forged["recipients"][1]["verdict"] = json!("delivered_on_time");
     std::fs::write(dir.join("bundle.json"), forged.to_string()).unwrap();
     let (ok, out) = verify_offline(&dir, None);
-    assert!(!ok && out.contains("recipient 1: delivered_on_time contradicts"), "{out}");
+    assert!(
+        !ok && out.contains("recipient 1: delivered_on_time contradicts"),
+        "{out}"
+    );
 
     // A ledger entry changed in the JSON.
     let mut forged = bundle.clone();
     forged["ledger"]["entries"][0]["entry"]["data"]["request_sha256"] = json!("0".repeat(64));
     std::fs::write(dir.join("bundle.json"), forged.to_string()).unwrap();
     let (ok, out) = verify_offline(&dir, None);
-    assert!(!ok && out.contains("ledger entry 1: its content hashes to"), "{out}");
+    assert!(
+        !ok && out.contains("ledger entry 1: its content hashes to"),
+        "{out}"
+    );
 }
 
 async fn the_certificate_is_one_page_of_facts_in_russian(backend: Backend) {
     let app = spawn_app(backend).await;
     let auditor = Auditor::new(&app).await;
     let id = four_verdicts(&app, &auditor).await;
-    let bundle = auditor.json(&format!("/v1/intents/{id}/recipients/0/proof")).await;
+    let bundle = auditor
+        .json(&format!("/v1/intents/{id}/recipients/0/proof"))
+        .await;
     let response = auditor
-        .get(&format!("/v1/intents/{id}/recipients/0/proof?format=pdf"), None)
+        .get(
+            &format!("/v1/intents/{id}/recipients/0/proof?format=pdf"),
+            None,
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
     let pdf = response.bytes().await.unwrap().to_vec();
-    assert_eq!(lopdf::Document::load_mem(&pdf).unwrap().get_pages().len(), 1);
+    assert_eq!(
+        lopdf::Document::load_mem(&pdf).unwrap().get_pages().len(),
+        1
+    );
     let text = pdf_extract::extract_text_from_mem(&pdf).unwrap();
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(flat.contains("Сертификат доставки уведомления"), "{flat}");
     assert!(flat.contains("доставлено в срок"), "{flat}");
-    let hash = bundle["recipients"][0]["messages"][0]["content_sha256"].as_str().unwrap();
+    let hash = bundle["recipients"][0]["messages"][0]["content_sha256"]
+        .as_str()
+        .unwrap();
     assert!(flat.replace(' ', "").contains(hash), "{flat}");
-    assert!(flat.replace(' ', "").contains(bundle["ledger"]["head"]["hash"].as_str().unwrap()));
+    assert!(
+        flat.replace(' ', "")
+            .contains(bundle["ledger"]["head"]["hash"].as_str().unwrap())
+    );
 }
 
 async fn only_auditors_and_admins_get_proofs_and_bad_requests_name_the_field(backend: Backend) {
@@ -289,15 +337,29 @@ async fn only_auditors_and_admins_get_proofs_and_bad_requests_name_the_field(bac
     ] {
         let response = auditor.get(&path, None).await;
         assert_eq!(response.status(), 422, "{path}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
-    assert_eq!(auditor.get(&format!("/v1/intents/{id}/recipients/1/proof"), None).await.status(), 404);
-    assert_eq!(auditor.get("/v1/intents/nope/proof", None).await.status(), 404);
+    assert_eq!(
+        auditor
+            .get(&format!("/v1/intents/{id}/recipients/1/proof"), None)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        auditor.get("/v1/intents/nope/proof", None).await.status(),
+        404
+    );
 }
 
-async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_purged(backend: Backend) {
+async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_purged(
+    backend: Backend,
+) {
     let start = chrono::Utc::now();
     let clock = Clock::fake(start);
     let app = spawn_app_clocked(backend, clock.clone(), |s| {
@@ -311,14 +373,25 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
     report(&app, &id, 0, "delivered", start.timestamp_millis()).await;
     let before = auditor.json(&format!("/v1/intents/{id}/proof")).await;
     assert_eq!(before["purged"], Value::Null);
-    let letter = before["recipients"][1]["messages"][0]["content_sha256"].as_str().unwrap().to_owned();
+    let letter = before["recipients"][1]["messages"][0]["content_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let documents = app.dir.path().join("documents");
-    assert!(documents.join(&letter[..2]).join(format!("{letter}.pdf")).exists());
+    assert!(
+        documents
+            .join(&letter[..2])
+            .join(format!("{letter}.pdf"))
+            .exists()
+    );
 
     // 29 days on nothing is purged; 31 days on the sweep purges it.
     clock.set(start + chrono::Duration::days(29));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(auditor.json(&format!("/v1/intents/{id}/proof")).await["purged"], Value::Null);
+    assert_eq!(
+        auditor.json(&format!("/v1/intents/{id}/proof")).await["purged"],
+        Value::Null
+    );
     clock.set(start + chrono::Duration::days(31));
     let started = Instant::now();
     let after = loop {
@@ -331,7 +404,13 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
     };
     assert_eq!(
         after["purged"]["parts"],
-        json!(["recipients.name", "recipients.contacts", "messages.content", "receipts.raw", "documents"])
+        json!([
+            "recipients.name",
+            "recipients.contacts",
+            "messages.content",
+            "receipts.raw",
+            "documents"
+        ])
     );
     for r in after["recipients"].as_array().unwrap() {
         assert_eq!(r["name"], "[purged]");
@@ -339,20 +418,43 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
         let m = &r["messages"][0];
         assert_eq!(m["content"], json!({"purged": true}), "{m}");
         // What was sent and when is still proven by its hash.
-        assert_eq!(m["content_sha256"], before["recipients"][r["idx"].as_u64().unwrap() as usize]["messages"][0]["content_sha256"]);
+        assert_eq!(
+            m["content_sha256"],
+            before["recipients"][r["idx"].as_u64().unwrap() as usize]["messages"][0]["content_sha256"]
+        );
         assert!(m["sent_at"].is_string());
     }
     assert_eq!(after["recipients"][0]["verdict"], "delivered_on_time");
-    assert_eq!(after["recipients"][0]["messages"][0]["receipts"][0]["raw"], json!({"purged": true}));
-    assert!(!documents.join(&letter[..2]).join(format!("{letter}.pdf")).exists());
+    assert_eq!(
+        after["recipients"][0]["messages"][0]["receipts"][0]["raw"],
+        json!({"purged": true})
+    );
+    assert!(
+        !documents
+            .join(&letter[..2])
+            .join(format!("{letter}.pdf"))
+            .exists()
+    );
     let text = after.to_string();
-    assert!(!text.contains("Иванова") && !text.contains("m.ivanova@example.ru"), "{text}");
+    assert!(
+        !text.contains("Иванова") && !text.contains("m.ivanova@example.ru"),
+        "{text}"
+    );
     // The purge is a ledger fact, and the chain is intact.
-    let purge = after["ledger"]["entries"].as_array().unwrap().last().unwrap();
+    let purge = after["ledger"]["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
     assert_eq!(purge["entry"]["kind"], "personal_data_purged");
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
 
-    let zip = auditor.get(&format!("/v1/intents/{id}/proof?format=zip"), None).await.bytes().await.unwrap();
+    let zip = auditor
+        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("bundle");
     unzip(&zip, &dir);
@@ -361,7 +463,10 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
     export_ledger(&app, &ledger);
     let (ok, out) = verify_offline(&dir, Some(&ledger));
     assert!(ok, "{out}");
-    assert!(out.contains("purged: recipients.name, recipients.contacts"), "{out}");
+    assert!(
+        out.contains("purged: recipients.name, recipients.contacts"),
+        "{out}"
+    );
 
     // `vestnik purge` finds nothing left to do.
     let cli = Command::new(env!("CARGO_BIN_EXE_vestnik"))
@@ -371,6 +476,12 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
         .current_dir(repo_path(""))
         .output()
         .unwrap();
-    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
-    assert!(String::from_utf8_lossy(&cli.stdout).contains("purged the personal data of 0 intent(s)"));
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&cli.stdout).contains("purged the personal data of 0 intent(s)")
+    );
 }

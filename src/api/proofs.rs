@@ -11,6 +11,7 @@ use super::auth::require;
 use super::{ApiError, AppState};
 use crate::auth::{Principal, Role};
 use crate::proofs::{self, Sources};
+use crate::storage::ProofRows;
 use crate::validation::FieldError;
 
 /// An intent bundle lists every recipient; beyond this, ask per recipient.
@@ -32,22 +33,22 @@ pub async fn intent(
 ) -> Result<Response, ApiError> {
     require(&principal, &[Role::Auditor, Role::Admin], "read proofs")?;
     let format = format(query.as_deref(), &headers)?;
-    let intent = state
+    let rows = state
         .db
-        .proof_intent(&id)
+        .proof_rows(&id, 0, MAX_BUNDLE_RECIPIENTS)
         .await?
         .ok_or(ApiError::NotFound("intent"))?;
-    if intent.recipient_count > MAX_BUNDLE_RECIPIENTS {
+    if rows.intent.recipient_count > MAX_BUNDLE_RECIPIENTS {
         return Err(ApiError::Invalid(vec![FieldError {
             field: "id".into(),
             reason: format!(
                 "the intent has {} recipients; a bundle covers at most {MAX_BUNDLE_RECIPIENTS}: \
                  ask for /v1/intents/{id}/recipients/{{rid}}/proof",
-                intent.recipient_count
+                rows.intent.recipient_count
             ),
         }]));
     }
-    answer(&state, intent, 0, i64::MAX, format).await
+    answer(&state, rows, format!("proof-{id}"), format).await
 }
 
 pub async fn recipient(
@@ -65,48 +66,36 @@ pub async fn recipient(
             reason: "must be the recipient's index in the intent (0, 1, …)".into(),
         }])
     })?;
-    let intent = state
+    let rows = state
         .db
-        .proof_intent(&id)
+        .proof_rows(&id, idx, idx + 1)
         .await?
         .ok_or(ApiError::NotFound("intent"))?;
-    if idx >= intent.recipient_count {
+    if rows.recipients.is_empty() {
         return Err(ApiError::NotFound("recipient"));
     }
-    answer(&state, intent, idx, idx + 1, format).await
+    answer(&state, rows, format!("proof-{id}-{idx}"), format).await
 }
 
 async fn answer(
     state: &AppState,
-    intent: crate::storage::ProofIntent,
-    first: i64,
-    end: i64,
+    rows: ProofRows,
+    name: String,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let db = &state.db;
-    let end = end.min(intent.recipient_count);
-    let recipients = db.recipients(&intent.id, first, end).await?;
-    let messages = db.proof_messages(&intent.id, first, end).await?;
-    let receipts = db.proof_receipts(&intent.id, first, end).await?;
-    let entries = db.proof_entries(&intent.id, first, end).await?;
-    let head = db.ledger_head().await?;
     let now = state.clock.now();
     let documents = state.documents.clone();
     let settings = state.settings.clone();
-    let name = match end - first {
-        1 => format!("proof-{}-{first}", intent.id),
-        _ => format!("proof-{}", intent.id),
-    };
     // Reading stored letters and typesetting the certificate are blocking work.
     let (bytes, content_type, ext) = tokio::task::spawn_blocking(move || {
         let bundle = proofs::build(
             &Sources {
-                intent: &intent,
-                recipients: &recipients,
-                messages: &messages,
-                receipts: &receipts,
-                entries: &entries,
-                head,
+                intent: &rows.intent,
+                recipients: &rows.recipients,
+                messages: &rows.messages,
+                receipts: &rows.receipts,
+                entries: &rows.entries,
+                head: rows.head,
                 generated_at: now,
             },
             |sha256| documents.find(sha256),

@@ -38,9 +38,15 @@ fn walk(rows: &[Row], head: &Head) -> Result<(), Break> {
 fn the_canonical_form_sorts_keys_and_has_no_spaces() {
     let (rows, _) = chain(1);
     let body = &rows[0].body;
-    assert!(body.starts_with(r#"{"at":1800000000000,"data":{"attempt":0,"channel":"sms","#), "{body}");
+    assert!(
+        body.starts_with(r#"{"at":1800000000000,"data":{"attempt":0,"channel":"sms","#),
+        "{body}"
+    );
     assert!(body.contains(r#""error":null,"#));
-    assert!(body.ends_with(&format!(r#""prev":"{GENESIS}","seq":1}}"#)), "{body}");
+    assert!(
+        body.ends_with(&format!(r#""prev":"{GENESIS}","seq":1}}"#)),
+        "{body}"
+    );
     assert!(!body.contains(": ") && !body.contains(", "));
 }
 
@@ -103,7 +109,10 @@ fn swapped_entries_are_found() {
     rows[1].hash = b.hash;
     rows[2].body = a.body;
     rows[2].hash = a.hash;
-    assert_eq!(walk(&rows, &head), Err(Break::Misplaced { seq: 2, claims: 3 }));
+    assert_eq!(
+        walk(&rows, &head),
+        Err(Break::Misplaced { seq: 2, claims: 3 })
+    );
 }
 
 #[test]
@@ -126,7 +135,10 @@ fn an_inserted_entry_is_found() {
         r
     }));
     // Row 4 now holds the old entry 3.
-    assert_eq!(walk(&tampered, &head), Err(Break::Misplaced { seq: 4, claims: 3 }));
+    assert_eq!(
+        walk(&tampered, &head),
+        Err(Break::Misplaced { seq: 4, claims: 3 })
+    );
 }
 
 #[test]

@@ -54,14 +54,36 @@ impl Break {
 impl fmt::Display for Break {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Break::Edited { seq } => write!(f, "entry {seq} was edited: its body no longer hashes to its stored hash"),
-            Break::Malformed { seq, why } => write!(f, "entry {seq} is not a canonical ledger entry: {why}"),
-            Break::Misplaced { seq, claims } => write!(f, "entry {seq} holds entry {claims}: rows were moved or renumbered"),
-            Break::Missing { expected, found } if found - expected == 1 => write!(f, "entry {expected} is missing: deleted"),
-            Break::Missing { expected, found } => write!(f, "entries {expected}..{} are missing: deleted", found - 1),
-            Break::Unlinked { seq } => write!(f, "entry {seq} does not link to entry {}: that entry was replaced, re-hashed, inserted or moved", seq - 1),
-            Break::Head { last, head } => write!(f, "the chain ends at entry {last} but its head says {head}: entries were removed from the end, or the head was changed"),
-            Break::Checkpoint { seq } => write!(f, "the chain does not pass through the checkpoint at entry {seq}"),
+            Break::Edited { seq } => write!(
+                f,
+                "entry {seq} was edited: its body no longer hashes to its stored hash"
+            ),
+            Break::Malformed { seq, why } => {
+                write!(f, "entry {seq} is not a canonical ledger entry: {why}")
+            }
+            Break::Misplaced { seq, claims } => write!(
+                f,
+                "entry {seq} holds entry {claims}: rows were moved or renumbered"
+            ),
+            Break::Missing { expected, found } if found - expected == 1 => {
+                write!(f, "entry {expected} is missing: deleted")
+            }
+            Break::Missing { expected, found } => {
+                write!(f, "entries {expected}..{} are missing: deleted", found - 1)
+            }
+            Break::Unlinked { seq } => write!(
+                f,
+                "entry {seq} does not link to entry {}: that entry was replaced, re-hashed, inserted or moved",
+                seq - 1
+            ),
+            Break::Head { last, head } => write!(
+                f,
+                "the chain ends at entry {last} but its head says {head}: entries were removed from the end, or the head was changed"
+            ),
+            Break::Checkpoint { seq } => write!(
+                f,
+                "the chain does not pass through the checkpoint at entry {seq}"
+            ),
         }
     }
 }

@@ -18,9 +18,17 @@ pub fn pack(bundle: &Bundle, certificate: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let mut json = serde_json::to_vec_pretty(&bundle.json)?;
     json.push(b'\n');
-    let files = [("bundle.json", json.as_slice()), ("certificate.pdf", certificate)]
-        .into_iter()
-        .chain(bundle.files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice())));
+    let files = [
+        ("bundle.json", json.as_slice()),
+        ("certificate.pdf", certificate),
+    ]
+    .into_iter()
+    .chain(
+        bundle
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.bytes.as_slice())),
+    );
     for (path, bytes) in files {
         zip.start_file(path, options)?;
         zip.write_all(bytes)?;

@@ -28,7 +28,9 @@ pub fn render(
         outgoing_number: format!(
             "{}{}/proof",
             settings.number_prefix,
-            bundle.json["intent"]["external_id"].as_str().unwrap_or_default()
+            bundle.json["intent"]["external_id"]
+                .as_str()
+                .unwrap_or_default()
         ),
         date: today,
         recipient: RecipientBlock {
@@ -65,7 +67,10 @@ fn body(bundle: &Bundle) -> String {
                 "**Получатель № {}**, лицевой счёт {}. Срок: {}. Итог: **{}**.\n\n",
                 r["idx"].as_i64().unwrap_or_default() + 1,
                 escape(&text(&r["account_number"])),
-                r["deadline"]["at"].as_str().map(|s| moment(&Value::from(s))).unwrap_or("не установлен".into()),
+                r["deadline"]["at"]
+                    .as_str()
+                    .map(|s| moment(&Value::from(s)))
+                    .unwrap_or("не установлен".into()),
                 verdict(&r["verdict"]),
             );
             for m in r["messages"].as_array().into_iter().flatten() {
@@ -121,11 +126,17 @@ fn verdict(v: &Value) -> &'static str {
 fn moment(v: &Value) -> String {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc).format("%d.%m.%Y %H:%M UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .format("%d.%m.%Y %H:%M UTC")
+                .to_string()
+        })
         .unwrap_or_else(|| "—".into())
 }
 
 /// Markup characters in caller-supplied text print as themselves.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('*', "\\*").replace('|', "\\|")
+    s.replace('\\', "\\\\")
+        .replace('*', "\\*")
+        .replace('|', "\\|")
 }

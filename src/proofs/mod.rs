@@ -104,15 +104,24 @@ pub fn build(
                 .collect::<Vec<_>>(),
         );
         verdicts.insert(r.idx, verdict);
-        let deadline = deadlines.iter().find(|(d, _)| d.covers(r.idx)).map(|(d, seq)| {
-            json!({
-                "at": d.deadline, "at_ms": d.deadline_at, "rule": d.rule, "summary": d.summary,
-                "event": d.event, "time_zone": d.time_zone, "ledger_seq": seq,
-            })
-        });
+        let deadline = deadlines
+            .iter()
+            .find(|(d, _)| d.covers(r.idx))
+            .map(|(d, seq)| {
+                json!({
+                    "at": d.deadline, "at_ms": d.deadline_at, "rule": d.rule, "summary": d.summary,
+                    "event": d.event, "time_zone": d.time_zone, "ledger_seq": seq,
+                })
+            });
         let mut messages = Vec::with_capacity(mine.len());
         for m in mine {
-            messages.push(message_json(m, sources.receipts, purged, &documents, &mut files));
+            messages.push(message_json(
+                m,
+                sources.receipts,
+                purged,
+                &documents,
+                &mut files,
+            ));
         }
         let details = &r.details.0;
         recipients.push(json!({
@@ -208,14 +217,20 @@ fn message_json(
                 });
                 json!({ "file": path })
             };
-            let evidence = r.evidence_sha256.as_ref().map(|sha256| match documents(sha256) {
-                Some((bytes, ext)) => {
-                    let path = format!("evidence/{sha256}.{ext}");
-                    files.push(File { path: path.clone(), bytes });
-                    json!({ "sha256": sha256, "file": path })
-                }
-                None => json!({ "sha256": sha256, "purged": purged }),
-            });
+            let evidence = r
+                .evidence_sha256
+                .as_ref()
+                .map(|sha256| match documents(sha256) {
+                    Some((bytes, ext)) => {
+                        let path = format!("evidence/{sha256}.{ext}");
+                        files.push(File {
+                            path: path.clone(),
+                            bytes,
+                        });
+                        json!({ "sha256": sha256, "file": path })
+                    }
+                    None => json!({ "sha256": sha256, "purged": purged }),
+                });
             json!({
                 "id": r.id, "status": r.status, "provider_status": r.provider_status,
                 "provider_time": r.provider_time.map(iso), "received_at": iso(r.received_at),

@@ -61,7 +61,10 @@ pub fn judge(deadline_at: Option<i64>, messages: &[Attempted<'_>]) -> (Verdict, 
                 format!("delivered {} ms after the deadline", at - deadline),
             ),
             Some(_) => (Verdict::DeliveredOnTime, "delivered by the deadline".into()),
-            None => (Verdict::DeliveredOnTime, "delivered; no deadline applies".into()),
+            None => (
+                Verdict::DeliveredOnTime,
+                "delivered; no deadline applies".into(),
+            ),
         };
     }
     if deciding
@@ -122,7 +125,10 @@ mod tests {
     fn handed_over_without_a_report_is_unconfirmed() {
         let messages = [m("failed", Some(0), None), m("unconfirmed", Some(1), None)];
         assert_eq!(judge(Some(1), &messages).0, Verdict::Unconfirmed);
-        assert_eq!(judge(Some(1), &[m("sent", Some(0), None)]).0, Verdict::Unconfirmed);
+        assert_eq!(
+            judge(Some(1), &[m("sent", Some(0), None)]).0,
+            Verdict::Unconfirmed
+        );
     }
 
     #[test]

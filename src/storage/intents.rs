@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use super::bulk::{MessageColumns, RecipientColumns};
 use super::ledger::NewEntry;
-use crate::ledger::Fact;
 use super::{Db, Dialect, with_pool};
 use crate::intents::NewIntent;
+use crate::ledger::Fact;
 use crate::plans::Start;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 

@@ -94,12 +94,14 @@ macro_rules! head_ops {
                 .execute(&mut **tx)
                 .await?;
             if new.seq / CHECKPOINT_EVERY > old.seq / CHECKPOINT_EVERY {
-                sqlx::query("INSERT INTO ledger_checkpoints (seq, hash, created_at) VALUES ($1, $2, $3)")
-                    .bind(new.seq)
-                    .bind(&new.hash)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO ledger_checkpoints (seq, hash, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(new.seq)
+                .bind(&new.hash)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
             }
             Ok(())
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
-use crate::ledger::Fact;
 use crate::channels::profiles::SmsText;
+use crate::ledger::Fact;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 /// A message a worker now owns.

@@ -25,7 +25,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
-pub use proofs::{PURGED, ProofIntent, ProofMessage, ProofReceipt, Purged};
+pub use proofs::{PURGED, ProofIntent, ProofMessage, ProofReceipt, ProofRows, Purged};
 pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
 pub use tokens::TokenRow;
 

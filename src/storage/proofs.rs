@@ -1,8 +1,9 @@
 //! Reads for proof bundles, and the personal-data purge of finished intents.
 
+use super::RecipientRow;
 use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
-use crate::ledger::{Fact, Row};
+use crate::ledger::{Fact, Head, Row};
 
 /// The intent as a proof shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,78 +65,101 @@ pub struct Purged {
 /// What purged data is replaced with.
 pub const PURGED: &str = "[purged]";
 
+/// Everything one bundle is built from, read from one snapshot: a purge or a receipt
+/// committing halfway through cannot leave the bundle half before and half after it.
+#[derive(Debug)]
+pub struct ProofRows {
+    pub intent: ProofIntent,
+    pub recipients: Vec<RecipientRow>,
+    pub messages: Vec<ProofMessage>,
+    pub receipts: Vec<ProofReceipt>,
+    /// The intent's own entries plus those about messages of the recipients read.
+    pub entries: Vec<Row>,
+    pub head: Head,
+}
+
 impl Db {
-    pub async fn proof_intent(&self, id: &str) -> anyhow::Result<Option<ProofIntent>> {
-        let row = with_pool!(self, pool => sqlx::query_as::<_, ProofIntent>(
-            "SELECT id, client, external_id, kind, request_sha256, event, recipient_count, accept_late, \
-             created_at, purged_at FROM intents WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(row)
-    }
-
-    /// Messages of recipients `first..end`, with their stored content.
-    pub async fn proof_messages(
+    /// The rows of a bundle for recipients `first..end` (clamped to the intent's), or
+    /// `None` for an unknown intent.
+    pub async fn proof_rows(
         &self,
         intent_id: &str,
         first: i64,
         end: i64,
-    ) -> anyhow::Result<Vec<ProofMessage>> {
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, ProofMessage>(
-            "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-             content_sha256, template, sent_at, delivered_at, legal_step, content FROM messages \
-             WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
-             ORDER BY recipient_idx, legal_step, channel",
-        )
-        .bind(intent_id)
-        .bind(first)
-        .bind(end)
-        .fetch_all(pool)
-        .await)?;
-        Ok(rows)
-    }
-
-    /// Reports about messages of recipients `first..end`, in the order they arrived.
-    pub async fn proof_receipts(
-        &self,
-        intent_id: &str,
-        first: i64,
-        end: i64,
-    ) -> anyhow::Result<Vec<ProofReceipt>> {
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, ProofReceipt>(
-            "SELECT r.id, r.message_id, r.status, r.provider_status, r.provider_time, r.received_at, r.raw, \
-             r.raw_sha256, r.reason, r.evidence_sha256 FROM receipts r JOIN messages m ON m.id = r.message_id \
-             WHERE m.intent_id = $1 AND m.recipient_idx >= $2 AND m.recipient_idx < $3 \
-             ORDER BY r.received_at, r.id",
-        )
-        .bind(intent_id)
-        .bind(first)
-        .bind(end)
-        .fetch_all(pool)
-        .await)?;
-        Ok(rows)
-    }
-
-    /// The intent's own entries plus those about messages of recipients `first..end`.
-    pub async fn proof_entries(
-        &self,
-        intent_id: &str,
-        first: i64,
-        end: i64,
-    ) -> anyhow::Result<Vec<Row>> {
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, Row>(
-            "SELECT l.seq, l.body, l.hash FROM ledger l WHERE l.intent_id = $1 AND (l.message_id IS NULL \
-             OR EXISTS (SELECT 1 FROM messages m WHERE m.id = l.message_id \
-             AND m.recipient_idx >= $2 AND m.recipient_idx < $3)) ORDER BY l.seq",
-        )
-        .bind(intent_id)
-        .bind(first)
-        .bind(end)
-        .fetch_all(pool)
-        .await)?;
-        Ok(rows)
+    ) -> anyhow::Result<Option<ProofRows>> {
+        let postgres = self.backend_name() == "postgres";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let intent = sqlx::query_as::<_, ProofIntent>(
+                "SELECT id, client, external_id, kind, request_sha256, event, recipient_count, accept_late, \
+                 created_at, purged_at FROM intents WHERE id = $1",
+            )
+            .bind(intent_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(intent) = intent else {
+                return Ok(None);
+            };
+            let end = end.min(intent.recipient_count);
+            let recipients = sqlx::query_as::<_, RecipientRow>(
+                "SELECT idx, account_number, customer_type, time_zone, details, deadline_at FROM recipients \
+                 WHERE intent_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+            )
+            .bind(intent_id)
+            .bind(first)
+            .bind(end)
+            .fetch_all(&mut *tx)
+            .await?;
+            let messages = sqlx::query_as::<_, ProofMessage>(
+                "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
+                 content_sha256, template, sent_at, delivered_at, legal_step, content FROM messages \
+                 WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
+                 ORDER BY recipient_idx, legal_step, channel",
+            )
+            .bind(intent_id)
+            .bind(first)
+            .bind(end)
+            .fetch_all(&mut *tx)
+            .await?;
+            let receipts = sqlx::query_as::<_, ProofReceipt>(
+                "SELECT r.id, r.message_id, r.status, r.provider_status, r.provider_time, r.received_at, r.raw, \
+                 r.raw_sha256, r.reason, r.evidence_sha256 FROM receipts r JOIN messages m ON m.id = r.message_id \
+                 WHERE m.intent_id = $1 AND m.recipient_idx >= $2 AND m.recipient_idx < $3 \
+                 ORDER BY r.received_at, r.id",
+            )
+            .bind(intent_id)
+            .bind(first)
+            .bind(end)
+            .fetch_all(&mut *tx)
+            .await?;
+            let entries = sqlx::query_as::<_, Row>(
+                "SELECT l.seq, l.body, l.hash FROM ledger l WHERE l.intent_id = $1 AND (l.message_id IS NULL \
+                 OR EXISTS (SELECT 1 FROM messages m WHERE m.id = l.message_id \
+                 AND m.recipient_idx >= $2 AND m.recipient_idx < $3)) ORDER BY l.seq",
+            )
+            .bind(intent_id)
+            .bind(first)
+            .bind(end)
+            .fetch_all(&mut *tx)
+            .await?;
+            let (seq, hash) = sqlx::query_as::<_, (i64, String)>("SELECT seq, hash FROM ledger_head WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            anyhow::Ok(Some(ProofRows {
+                intent,
+                recipients,
+                messages,
+                receipts,
+                entries,
+                head: Head { seq, hash },
+            }))
+        })
     }
 
     /// Intents not yet purged whose every message settled before `settled_before`

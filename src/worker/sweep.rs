@@ -72,9 +72,15 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
         let now = clock.now_ms();
         if purged_at.is_none_or(|at| now - at >= PURGE_EVERY_MS) {
             purged_at = Some(now);
-            match crate::retention::purge(&db, dispatcher.documents(), dispatcher.retention(), now).await {
+            match crate::retention::purge(&db, dispatcher.documents(), dispatcher.retention(), now)
+                .await
+            {
                 Ok(r) if r.intents == 0 => {}
-                Ok(r) => info!(intents = r.intents, documents = r.documents, "personal data purged"),
+                Ok(r) => info!(
+                    intents = r.intents,
+                    documents = r.documents,
+                    "personal data purged"
+                ),
                 Err(e) => error!(error = format!("{e:#}"), "retention purge failed"),
             }
         }
