@@ -114,6 +114,9 @@ async fn every_fact_of_a_dispatched_intent_is_chained_and_verifies(backend: Back
             message["gateway_message_id"]
         );
         assert!(attempt["data"]["template"].is_string());
+        // The outbox is handed the file itself and answers nothing.
+        assert_eq!(attempt["data"]["request_sha256"], message["content_sha256"]);
+        assert_eq!(attempt["data"]["response_sha256"], Value::Null);
     }
     // Held legal steps are not attempts yet.
     let sent = common::messages(&intent)

@@ -92,15 +92,20 @@ impl SmtpGateway {
         let content = email.formatted();
         let content_sha256 = hex::encode(Sha256::digest(&content));
         match self.transport.send(email).await {
-            Ok(reply) => SendResult::Accepted {
-                gateway_message_id: format!(
+            Ok(reply) => {
+                let reply = format!(
                     "{} {}",
                     reply.code(),
                     reply.message().collect::<Vec<_>>().join(" ")
-                ),
-                content_sha256,
-                content,
-            },
+                );
+                SendResult::Accepted {
+                    // The DATA we sent and the relay's reply to it.
+                    exchange: super::Exchange::of(&content, Some(reply.as_bytes())),
+                    gateway_message_id: reply,
+                    content_sha256,
+                    content,
+                }
+            }
             // lettre's errors carry the relay's reply, not our message's addresses.
             Err(e) if e.is_permanent() => SendResult::Permanent(format!("relay refused: {e}")),
             Err(e) => SendResult::Transient(format!("relay: {e}")),

@@ -344,7 +344,9 @@ impl Dispatcher {
                 gateway_message_id,
                 content_sha256,
                 content,
+                exchange,
             } => Outcome {
+                exchange,
                 gateway_message_id: Some(gateway_message_id),
                 content_sha256: Some(content_sha256),
                 // Letters are kept in the documents store under that hash already.

@@ -27,7 +27,8 @@ pub enum Fact {
     DeadlineComputed(DeadlineFact),
     /// One attempt to hand a message to a gateway and its result: `sent` (accepted),
     /// `retry` (a transient failure) or `failed` (for good). For a sent message, the
-    /// template version and the SHA-256 of the exact bytes handed over.
+    /// template version, the SHA-256 of the exact bytes handed over, and the SHA-256 of
+    /// the request and of the gateway's answer as they went over the wire.
     MessageAttempt {
         channel: String,
         attempt: i64,
@@ -36,6 +37,8 @@ pub enum Fact {
         gateway: Option<String>,
         gateway_message_id: Option<String>,
         content_sha256: Option<String>,
+        request_sha256: Option<String>,
+        response_sha256: Option<String>,
         error: Option<String>,
     },
     /// A gateway's report about a message, as received (`raw_sha256` is of the raw report),

@@ -9,6 +9,8 @@ fn fact(n: i64) -> Fact {
         gateway: Some("outbox".into()),
         gateway_message_id: Some(format!("sms/00/{n}.json")),
         content_sha256: Some(sha256_hex(format!("Текст {n}").as_bytes())),
+        request_sha256: None,
+        response_sha256: None,
         error: None,
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
+use crate::channels::Exchange;
 use crate::channels::profiles::SmsText;
 use crate::ledger::Fact;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
@@ -48,6 +49,7 @@ impl Outcome {
             template: None,
             sms: None,
             content: None,
+            exchange: Exchange::default(),
         }
     }
 }
@@ -67,6 +69,8 @@ pub struct Outcome {
     /// The exact bytes handed over, when they are not a letter (letters are in the
     /// documents store under `content_sha256`).
     pub content: Option<Vec<u8>>,
+    /// Digests of the request and the gateway's answer (for the ledger only).
+    pub exchange: Exchange,
 }
 
 /// Columns of one row in the outcomes `VALUES` list, in order.
@@ -348,6 +352,8 @@ fn attempt_entries(chunk: &[Outcome], written: Vec<Attempted>, now: i64, out: &m
             gateway: o.gateway.clone(),
             gateway_message_id: o.gateway_message_id.clone(),
             content_sha256: o.content_sha256.clone(),
+            request_sha256: o.exchange.request_sha256.clone(),
+            response_sha256: o.exchange.response_sha256.clone(),
             error: o.error.clone(),
         };
         out.push(NewEntry::about_message(now, &row.intent_id, &row.id, fact));
