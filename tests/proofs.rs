@@ -1,115 +1,21 @@
 //! Proof bundles on both backends: a verdict for every case (on time, late, unconfirmed,
 //! not delivered), the ZIP checked offline by the README's recipe (jq and sha256sum
-//! only, `tests/verify_offline.sh`), the one-page certificate, who may ask, and the
-//! retention purge after which a bundle still verifies and says what was purged.
+//! only, `tests/verify_offline.sh`), the one-page certificate, and who may ask. The
+//! purge is in `tests/retention.rs`.
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use common::{Backend, TestApp, example, repo_path, spawn_app, spawn_app_clocked};
+use common::bundles::{
+    Auditor, DAY_MS, accepted, export_ledger, intent, report, unzip, verify_offline,
+};
+use common::{Backend, TestApp, spawn_app};
 use serde_json::{Value, json};
-use vestnik::auth::Role;
-use vestnik::clock::Clock;
-use vestnik::storage::{NewReceipt, ReceiptOutcome};
 
 both_backends! {
     each_recipient_gets_the_verdict_its_facts_support;
     the_zip_bundle_verifies_offline_and_tampering_is_caught;
     the_certificate_is_one_page_of_facts_in_russian;
     only_auditors_and_admins_get_proofs_and_bad_requests_name_the_field;
-    after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_purged;
-}
-
-const DAY_MS: i64 = 86_400_000;
-
-/// A planned outage for recipients with the given channels (one legal channel each).
-fn intent(channels: &[&str]) -> Value {
-    let mut body = example("planned_outage");
-    let template = body["recipients"][0].clone();
-    let recipients: Vec<Value> = channels
-        .iter()
-        .enumerate()
-        .map(|(i, channel)| {
-            let mut r = template.clone();
-            r["account_number"] = json!(format!("770123456{i}"));
-            r["channels"] = json!([channel]);
-            r
-        })
-        .collect();
-    body["recipients"] = json!(recipients);
-    body
-}
-
-async fn accepted(app: &TestApp, body: &Value) -> String {
-    let response: Value = app.post_intent(body).await.json().await.unwrap();
-    let id = response["id"].as_str().unwrap().to_owned();
-    app.wait_settled(&id).await;
-    id
-}
-
-struct Auditor<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Auditor<'a> {
-    async fn new(app: &'a TestApp) -> Self {
-        Self {
-            token: app.token_for("audit", Role::Auditor).await,
-            app,
-        }
-    }
-
-    async fn get(&self, path: &str, accept: Option<&str>) -> reqwest::Response {
-        let mut request = self
-            .app
-            .http
-            .get(format!("{}{path}", self.app.base))
-            .bearer_auth(&self.token);
-        if let Some(accept) = accept {
-            request = request.header("accept", accept);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let response = self.get(path, None).await;
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    }
-}
-
-/// The message of recipient `idx` as the intent lists it.
-async fn message(app: &TestApp, id: &str, idx: usize) -> Value {
-    let intent = app.get_json(&format!("/v1/intents/{id}")).await.1;
-    intent["recipients"][idx]["channels"][0].clone()
-}
-
-/// A report from the outbox "gateway" for recipient `idx`'s message, as a provider would send.
-async fn report(app: &TestApp, id: &str, idx: usize, status: &str, at: i64) {
-    let m = message(app, id, idx).await;
-    let raw = json!({"id": m["gateway_message_id"], "status": status, "time": at}).to_string();
-    let outcome = app
-        .db
-        .record_receipt(&NewReceipt {
-            gateway: "outbox",
-            provider_message_id: m["gateway_message_id"].as_str().unwrap(),
-            status,
-            provider_status: &status.to_uppercase(),
-            provider_time: Some(at),
-            raw: &raw,
-            reason: None,
-            evidence_sha256: None,
-            retry_at: 0,
-            max_attempts: 8,
-            batch: 500,
-        })
-        .await
-        .unwrap();
-    assert_eq!(outcome, ReceiptOutcome::Recorded { applied: true });
 }
 
 /// Recipients: 0 delivered before the deadline, 1 after it, 2 a letter with no report,
@@ -173,42 +79,6 @@ async fn each_recipient_gets_the_verdict_its_facts_support(backend: Backend) {
 }
 
 /// Unpacks a ZIP into `dir`.
-fn unzip(bytes: &[u8], dir: &Path) {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    archive.extract(dir).unwrap();
-}
-
-/// Runs the offline recipe; (success, stdout + stderr).
-fn verify_offline(dir: &Path, ledger: Option<&Path>) -> (bool, String) {
-    let mut command = Command::new("sh");
-    command.arg(repo_path("tests/verify_offline.sh")).arg(dir);
-    if let Some(ledger) = ledger {
-        command.arg(ledger);
-    }
-    let out = command.output().expect("sh runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn export_ledger(app: &TestApp, to: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vestnik"))
-        .args(["ledger", "export"])
-        .env("VESTNIK_DATABASE__URL", app.db_url())
-        .current_dir(repo_path(""))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(to, out.stdout).unwrap();
-}
-
 async fn the_zip_bundle_verifies_offline_and_tampering_is_caught(backend: Backend) {
     let app = spawn_app(backend).await;
     let auditor = Auditor::new(&app).await;
@@ -354,134 +224,5 @@ async fn only_auditors_and_admins_get_proofs_and_bad_requests_name_the_field(bac
     assert_eq!(
         auditor.get("/v1/intents/nope/proof", None).await.status(),
         404
-    );
-}
-
-async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_purged(
-    backend: Backend,
-) {
-    let start = chrono::Utc::now();
-    let clock = Clock::fake(start);
-    let app = spawn_app_clocked(backend, clock.clone(), |s| {
-        // A sweep every half second.
-        s.dispatch.lease_secs = 2;
-        s.retention.personal_data_after = Duration::from_secs(30 * 86_400);
-    })
-    .await;
-    let auditor = Auditor::new(&app).await;
-    let id = accepted(&app, &intent(&["email", "mail"])).await;
-    report(&app, &id, 0, "delivered", start.timestamp_millis()).await;
-    let before = auditor.json(&format!("/v1/intents/{id}/proof")).await;
-    assert_eq!(before["purged"], Value::Null);
-    let letter = before["recipients"][1]["messages"][0]["content_sha256"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let documents = app.dir.path().join("documents");
-    assert!(
-        documents
-            .join(&letter[..2])
-            .join(format!("{letter}.pdf"))
-            .exists()
-    );
-
-    // 29 days on nothing is purged; 31 days on the sweep purges it.
-    clock.set(start + chrono::Duration::days(29));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        auditor.json(&format!("/v1/intents/{id}/proof")).await["purged"],
-        Value::Null
-    );
-    clock.set(start + chrono::Duration::days(31));
-    let started = Instant::now();
-    let after = loop {
-        let bundle = auditor.json(&format!("/v1/intents/{id}/proof")).await;
-        if !bundle["purged"].is_null() {
-            break bundle;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "never purged");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(
-        after["purged"]["parts"],
-        json!([
-            "recipients.name",
-            "recipients.contacts",
-            "messages.content",
-            "receipts.raw",
-            "documents"
-        ])
-    );
-    for r in after["recipients"].as_array().unwrap() {
-        assert_eq!(r["name"], "[purged]");
-        assert_eq!(r["contacts"], "[purged]");
-        let m = &r["messages"][0];
-        assert_eq!(m["content"], json!({"purged": true}), "{m}");
-        // What was sent and when is still proven by its hash.
-        assert_eq!(
-            m["content_sha256"],
-            before["recipients"][r["idx"].as_u64().unwrap() as usize]["messages"][0]["content_sha256"]
-        );
-        assert!(m["sent_at"].is_string());
-    }
-    assert_eq!(after["recipients"][0]["verdict"], "delivered_on_time");
-    assert_eq!(
-        after["recipients"][0]["messages"][0]["receipts"][0]["raw"],
-        json!({"purged": true})
-    );
-    assert!(
-        !documents
-            .join(&letter[..2])
-            .join(format!("{letter}.pdf"))
-            .exists()
-    );
-    let text = after.to_string();
-    assert!(
-        !text.contains("Иванова") && !text.contains("m.ivanova@example.ru"),
-        "{text}"
-    );
-    // The purge is a ledger fact, and the chain is intact.
-    let purge = after["ledger"]["entries"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap();
-    assert_eq!(purge["entry"]["kind"], "personal_data_purged");
-    assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
-
-    let zip = auditor
-        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("bundle");
-    unzip(&zip, &dir);
-    assert!(!dir.join("content").exists(), "no stored body left to ship");
-    let ledger = work.path().join("ledger.jsonl");
-    export_ledger(&app, &ledger);
-    let (ok, out) = verify_offline(&dir, Some(&ledger));
-    assert!(ok, "{out}");
-    assert!(
-        out.contains("purged: recipients.name, recipients.contacts"),
-        "{out}"
-    );
-
-    // `vestnik purge` finds nothing left to do.
-    let cli = Command::new(env!("CARGO_BIN_EXE_vestnik"))
-        .arg("purge")
-        .env("VESTNIK_DATABASE__URL", app.db_url())
-        .env("VESTNIK_LETTERS__DOCUMENTS_DIR", &documents)
-        .current_dir(repo_path(""))
-        .output()
-        .unwrap();
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&cli.stdout).contains("purged the personal data of 0 intent(s)")
     );
 }

@@ -214,7 +214,6 @@ impl Db {
                 let written = query.bind(claim_id).fetch_all(&mut *tx).await?;
                 attempt_entries(chunk, written, now, &mut entries);
             }
-            Dialect::append_ledger(&mut tx, std::mem::take(&mut entries), now).await?;
             let (next,) = sqlx::query_as::<_, (Option<i64>,)>(
                 "SELECT MIN(next_attempt_at) FROM messages \
                  WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 AND status = 'queued'",
@@ -228,6 +227,8 @@ impl Db {
                 let delay = Duration::from_millis((at - now).max(0) as u64);
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, vec![job.to_task(Some(delay))]).await?;
             }
+            // Last: the head stays locked (PostgreSQL) from here to the commit.
+            Dialect::append_ledger(&mut tx, std::mem::take(&mut entries), now).await?;
             tx.commit().await?;
             anyhow::Ok(())
         })
@@ -260,9 +261,9 @@ impl Db {
                     NewEntry::about_message(now, intent_id, id, Fact::Escalated { legal_step: *legal_step })
                 })
                 .collect();
-            Dialect::append_ledger(&mut tx, entries, now).await?;
             let rows = rows.into_iter().map(|(_, intent_id, idx, _)| (intent_id, idx)).collect();
             push_range_jobs(&mut tx, rows, batch).await?;
+            Dialect::append_ledger(&mut tx, entries, now).await?;
             tx.commit().await?;
             anyhow::Ok(released)
         })

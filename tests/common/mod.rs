@@ -4,6 +4,7 @@
 //! `VESTNIK_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after).
 #![allow(dead_code)]
 
+pub mod bundles;
 pub mod dkim;
 pub mod fake_fax;
 pub mod fake_mail;
