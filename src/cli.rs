@@ -82,6 +82,22 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The proof ledger (docs/ledger.md).
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Purge the personal data of intents finished longer than
+    /// retention.personal_data_after ago (the worker's sweep does it too).
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Re-walk the whole chain; exit 1 naming the first broken link.
+    Verify,
+    /// Print every entry as JSON lines ({"seq", "hash", "entry"}), then the checkpoints.
+    Export,
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,8 +246,81 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Ledger { command } => {
+            let db = Db::connect(&settings.database.url, 2).await?;
+            db.migrate().await?;
+            match command {
+                LedgerCommand::Verify => ledger_verify(&db).await,
+                LedgerCommand::Export => ledger_export(&db).await,
+            }
+        }
+        Command::Purge => {
+            let db = Db::connect(&settings.database.url, 2).await?;
+            db.migrate().await?;
+            let documents =
+                crate::documents::Documents::new(settings.letters.documents_dir.clone())?;
+            let report = crate::retention::purge(
+                &db,
+                &documents,
+                settings.retention.personal_data_after,
+                crate::storage::now_ms(),
+            )
+            .await?;
+            println!("purged the personal data of {} intent(s)", report.intents);
+            Ok(())
+        }
         Command::Import(_) | Command::Config { .. } => unreachable!("handled above"),
     }
+}
+
+/// `vestnik ledger verify`: exits 1, naming the first broken link, if there is one.
+async fn ledger_verify(db: &Db) -> anyhow::Result<()> {
+    let (walked, broken) = db.verify_ledger().await?;
+    match broken {
+        None => {
+            let head = db.ledger_head().await?;
+            println!(
+                "ledger intact: {walked} entries, head {} at entry {}",
+                head.hash, head.seq
+            );
+            Ok(())
+        }
+        Some(broken) => {
+            eprintln!("ledger broken at entry {}: {broken}", broken.seq());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `vestnik ledger export`: every entry as a JSON line, in chain order, then one line per
+/// checkpoint and the head — what an auditor walks offline (README, "Proofs").
+async fn ledger_export(db: &Db) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut after = 0;
+    loop {
+        let page = db.ledger_page(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for row in page {
+            writeln!(
+                out,
+                r#"{{"seq":{},"hash":"{}","entry":{}}}"#,
+                row.seq, row.hash, row.body
+            )?;
+        }
+    }
+    for (seq, hash) in db.ledger_checkpoints().await? {
+        writeln!(out, r#"{{"checkpoint":{{"seq":{seq},"hash":"{hash}"}}}}"#)?;
+    }
+    let head = db.ledger_head().await?;
+    writeln!(
+        out,
+        r#"{{"head":{{"seq":{},"hash":"{}"}}}}"#,
+        head.seq, head.hash
+    )?;
+    out.flush()?;
+    Ok(())
 }
 
 /// On the very first start there is no way to call the API; make an admin token, print it

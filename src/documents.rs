@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+/// The extensions documents are kept under: letters, and scans as PDF or images.
+const EXTENSIONS: [&str; 4] = ["pdf", "jpg", "png", "bin"];
+
 #[derive(Debug, Clone)]
 pub struct Documents {
     dir: PathBuf,
@@ -36,6 +39,27 @@ impl Documents {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(sha256)
+    }
+
+    /// The stored document with this hash, whatever its extension, and that extension.
+    pub fn find(&self, sha256: &str) -> Option<(Vec<u8>, &'static str)> {
+        EXTENSIONS
+            .iter()
+            .find_map(|ext| Some((std::fs::read(self.path(sha256, ext)).ok()?, *ext)))
+    }
+
+    /// Deletes the document with this hash (any extension); whether one was there.
+    pub fn remove(&self, sha256: &str) -> anyhow::Result<bool> {
+        let mut removed = false;
+        for ext in EXTENSIONS {
+            let path = self.path(sha256, ext);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(removed)
     }
 
     pub fn read(&self, sha256: &str, ext: &str) -> anyhow::Result<Vec<u8>> {

@@ -21,6 +21,9 @@
 //! - [`letters`]: the postal letter as an A4 PDF, and the print-house check of any PDF.
 //! - [`reports`]: verdicts (delivered on time, late, unconfirmed, not delivered) and the
 //!   compliance report built from them.
+//! - [`ledger`]: the proof ledger — facts, their canonical form (RFC 8785), the hash chain
+//!   and its verifier (`docs/ledger.md`).
+//! - [`proofs`]: proof bundles and verdicts; the ZIP and the one-page PDF certificate.
 //!
 //! The adapters around it:
 //! - [`api`]: axum handlers for `/v1/…`, `/health`, `/ready`, `/metrics`; errors as
@@ -36,6 +39,7 @@
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
 //! - [`receipts`]: recording a gateway's delivery report, from a webhook or a poll.
 //! - [`documents`]: letter PDFs and return-receipt scans, stored by SHA-256 for proofs.
+//! - [`retention`]: purging personal data past its retention period; the ledger keeps the hashes.
 //! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
 //!   escalation, provider health).
 //!
@@ -60,14 +64,17 @@ pub mod dispatch;
 pub mod documents;
 pub mod import;
 pub mod intents;
+pub mod ledger;
 pub mod letters;
 pub mod metrics;
 pub mod pii;
 pub mod plans;
+pub mod proofs;
 pub mod queue;
 pub mod receipts;
 pub mod recipients;
 pub mod reports;
+pub mod retention;
 pub mod settings;
 pub mod storage;
 pub mod telemetry;

@@ -31,6 +31,17 @@ pub struct Settings {
     pub letters: Letters,
     pub auth: Auth,
     pub callbacks: Callbacks,
+    pub retention: Retention,
+}
+
+/// How long personal data is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// After an intent's last message settled, its personal data (names, contact points,
+    /// stored message bodies and letters) is purged; the ledger keeps the hashes.
+    #[serde(with = "humantime_serde")]
+    pub personal_data_after: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -104,6 +104,21 @@ async fn an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_ma
         hex::encode(sha2::Sha256::digest(message_bytes)),
         "the hash kept for the proof is of the exact bytes the relay received"
     );
+    // The ledger's attempt holds the digests of the DATA sent and of the relay's reply.
+    let entries = app.db.ledger_page(0, 1000).await.unwrap();
+    let attempt: serde_json::Value = entries
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+        .find(|e| e["kind"] == "message_attempt" && e["message_id"] == message_id)
+        .unwrap();
+    assert_eq!(
+        attempt["data"]["request_sha256"],
+        hex::encode(sha2::Sha256::digest(message_bytes))
+    );
+    assert_eq!(
+        attempt["data"]["response_sha256"],
+        hex::encode(sha2::Sha256::digest(b"250 2.0.0 Ok: queued as SINK00001"))
+    );
     app.stop().await;
 }
 

@@ -373,6 +373,7 @@ async fn fax_busy_busy_then_delivered() {
         let SendResult::Accepted {
             gateway_message_id,
             content_sha256,
+            ..
         } = result
         else {
             panic!("{result:?}")

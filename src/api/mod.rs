@@ -7,6 +7,7 @@ mod deadlines;
 mod intents;
 mod letters;
 mod problem;
+mod proofs;
 mod ready;
 mod receipts;
 mod reference;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = OpenApiRouter::with_openapi(reference::ApiDoc::openapi())
         .routes(routes!(intents::create, intents::list))
         .routes(routes!(intents::get))
+        .routes(routes!(proofs::intent))
+        .routes(routes!(proofs::recipient))
         .routes(routes!(deadlines::compute))
         .routes(routes!(compliance::at_risk))
         .routes(routes!(receipts::receive))

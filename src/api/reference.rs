@@ -54,6 +54,8 @@ impl Reference {
         (name = "intents", description = "Notification intents and their delivery"),
         (name = "deadlines", description = "Legal deadlines and compliance"),
         (name = "receipts", description = "Delivery reports from gateways"),
+        (name = "proofs", description = "Proof bundles for auditors"),
+        (name = "templates", description = "Notice templates, their versions and validation"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -60,10 +60,15 @@ pub struct Outgoing {
 /// What the gateway made of a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendResult {
-    /// Accepted; the gateway's id for it and the SHA-256 of the exact bytes handed over.
+    /// Accepted; the gateway's id for it, the SHA-256 of the exact bytes handed over and
+    /// those bytes (kept for the proof).
     Accepted {
         gateway_message_id: String,
         content_sha256: String,
+        content: Vec<u8>,
+        /// SHA-256 of the request and of the gateway's answer as they went over the wire
+        /// (an HTTP body, an SMTP reply), for the ledger.
+        exchange: Exchange,
     },
     /// Worth retrying later (timeouts, 5xx, full disk).
     Transient(String),
@@ -72,6 +77,24 @@ pub enum SendResult {
     /// Not handed over: every gateway of the channel is resting after failures. Not an
     /// attempt; try again after `retry_in`.
     Unavailable { retry_in: Duration, why: String },
+}
+
+/// Digests of one exchange with a gateway; `None` where there is no such thing (the
+/// outbox gets a file and answers nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exchange {
+    pub request_sha256: Option<String>,
+    pub response_sha256: Option<String>,
+}
+
+impl Exchange {
+    pub fn of(request: &[u8], response: Option<&[u8]>) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            request_sha256: Some(hex::encode(Sha256::digest(request))),
+            response_sha256: response.map(|r| hex::encode(Sha256::digest(r))),
+        }
+    }
 }
 
 /// A gateway: something that accepts messages of one or more channels.

@@ -81,6 +81,12 @@ impl Outbox {
             Ok(()) => SendResult::Accepted {
                 gateway_message_id: relative,
                 content_sha256: hex::encode(Sha256::digest(&bytes)),
+                // What was handed over is the file itself; nothing answers.
+                exchange: super::Exchange {
+                    request_sha256: Some(hex::encode(Sha256::digest(&bytes))),
+                    response_sha256: None,
+                },
+                content: bytes,
             },
             Err(e) => SendResult::Transient(format!("cannot write outbox file: {e}")),
         }

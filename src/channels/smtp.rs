@@ -90,16 +90,23 @@ impl SmtpGateway {
             email.sign(dkim);
         }
         // The exact bytes handed over (lettre sends `formatted()`), for the proof.
-        let content_sha256 = hex::encode(Sha256::digest(email.formatted()));
+        let content = email.formatted();
+        let content_sha256 = hex::encode(Sha256::digest(&content));
         match self.transport.send(email).await {
-            Ok(reply) => SendResult::Accepted {
-                gateway_message_id: format!(
+            Ok(reply) => {
+                let reply = format!(
                     "{} {}",
                     reply.code(),
                     reply.message().collect::<Vec<_>>().join(" ")
-                ),
-                content_sha256,
-            },
+                );
+                SendResult::Accepted {
+                    // The DATA we sent and the relay's reply to it.
+                    exchange: super::Exchange::of(&content, Some(reply.as_bytes())),
+                    gateway_message_id: reply,
+                    content_sha256,
+                    content,
+                }
+            }
             // The relay's reply often quotes the refused address (Postfix: "550 5.1.1
             // <x@y.ru>: Recipient address rejected"); it ends up in logs and the API.
             Err(e) if e.is_permanent() => SendResult::Permanent(format!(

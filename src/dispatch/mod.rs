@@ -41,6 +41,8 @@ pub struct Dispatcher {
     letters: Letters,
     documents: Documents,
     poll_every: Duration,
+    /// How long personal data is kept after an intent settles (the sweep purges it).
+    retention: Duration,
     settings: Dispatch,
     clock: Clock,
     metrics: Metrics,
@@ -82,6 +84,7 @@ impl Dispatcher {
             letters: settings.letters.clone(),
             documents: Documents::new(settings.letters.documents_dir.clone())?,
             poll_every: settings.sms.poll_every,
+            retention: settings.retention.personal_data_after,
             settings: settings.dispatch.clone(),
             clock,
             metrics,
@@ -105,6 +108,11 @@ impl Dispatcher {
     /// How often a message without a final report is asked about.
     pub fn poll_every(&self) -> Duration {
         self.poll_every
+    }
+
+    /// `retention.personal_data_after`.
+    pub fn retention(&self) -> Duration {
+        self.retention
     }
 
     pub fn documents(&self) -> &Documents {
@@ -380,9 +388,14 @@ impl Dispatcher {
             SendResult::Accepted {
                 gateway_message_id,
                 content_sha256,
+                content,
+                exchange,
             } => Outcome {
+                exchange,
                 gateway_message_id: Some(gateway_message_id),
                 content_sha256: Some(content_sha256),
+                // Letters are kept in the documents store under that hash already.
+                content: (!matches!(message.channel.as_str(), "mail" | "fax")).then_some(content),
                 ..Outcome::new(&message.id, OutcomeStatus::Sent, None)
             },
             SendResult::Permanent(why) => failed(message, why),

@@ -65,6 +65,8 @@ pub struct NewIntent {
     pub deadlines: Vec<Option<i64>>,
     /// Each recipient's messages in channel-plan order, once planned.
     pub schedules: Vec<Vec<crate::plans::Step>>,
+    /// The deadlines as ledger facts (rule and inputs), one per distinct deadline.
+    pub deadline_facts: Vec<crate::ledger::DeadlineFact>,
 }
 
 /// The request body as it arrived, loose enough to report every bad field.
@@ -149,6 +151,7 @@ impl RawIntent {
                 callback_url,
                 deadlines: Vec::new(),
                 schedules: Vec::new(),
+                deadline_facts: Vec::new(),
             }),
             _ => unreachable!("every missing part was reported as an error"),
         }

@@ -37,6 +37,7 @@ impl NewIntent {
                 .map(|r| (r.customer_type, r.account_number.as_str(), r.time_zone)),
         );
         let mut late = 0usize;
+        let mut facts = crate::ledger::DeadlineFacts::new(&moment);
         let mut stamped = Vec::with_capacity(deadlines.len());
         let mut schedules = Vec::with_capacity(deadlines.len());
         for (i, (deadline, recipient)) in deadlines.into_iter().zip(&self.recipients).enumerate() {
@@ -51,6 +52,7 @@ impl NewIntent {
                 }
             };
             stamped.push(Some(deadline.deadline_utc.timestamp_millis()));
+            facts.note(i as i64, &deadline);
             let late_reason = if deadline.deadline_utc < now {
                 Some(format!(
                     "the legal deadline {} ({}) has passed",
@@ -136,6 +138,7 @@ impl NewIntent {
         }
         self.deadlines = stamped;
         self.schedules = schedules;
+        self.deadline_facts = facts.finish();
         Ok(())
     }
 }

@@ -5,8 +5,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::bulk::{MessageColumns, RecipientColumns};
+use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
 use crate::intents::NewIntent;
+use crate::ledger::Fact;
 use crate::plans::Start;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
@@ -101,6 +103,7 @@ impl Db {
         .collect();
 
         let recipient_count = intent.recipients.len() as i64;
+        let facts = intake_facts(&mut intent, &id, submission, message_count as i64, now);
         // Consumes the recipients: at 100,000 of them, holding two copies costs ~100 MiB.
         let (recipients, messages) = columns(&mut intent, now);
         let inserted = with_pool!(self, pool => {
@@ -131,6 +134,7 @@ impl Db {
             if claimed_key {
                 Dialect::insert_rows(&mut tx, &id, now, &recipients, &messages).await?;
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
+                Dialect::append_ledger(&mut tx, facts, now).await?;
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -243,6 +247,38 @@ impl Db {
         .await)?;
         Ok(rows)
     }
+}
+
+/// The ledger entries of an accepted intent: the request's digest, and its deadlines.
+fn intake_facts(
+    intent: &mut NewIntent,
+    id: &str,
+    submission: &Submission<'_>,
+    messages: i64,
+    now: i64,
+) -> Vec<NewEntry> {
+    let accepted = Fact::IntentAccepted {
+        client: submission.client.to_owned(),
+        external_id: intent.external_id.clone(),
+        kind: intent.kind.as_str().to_owned(),
+        request_sha256: submission.request_sha256.to_owned(),
+        recipients: intent.recipients.len() as i64,
+        messages,
+        accept_late: intent.accept_late,
+    };
+    std::iter::once(accepted)
+        .chain(
+            std::mem::take(&mut intent.deadline_facts)
+                .into_iter()
+                .map(Fact::DeadlineComputed),
+        )
+        .map(|fact| NewEntry {
+            at: now,
+            intent_id: Some(id.to_owned()),
+            message_id: None,
+            fact,
+        })
+        .collect()
 }
 
 /// The intent's recipients and messages as columns, ready for a bulk insert.

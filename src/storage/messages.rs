@@ -4,11 +4,14 @@
 //! claim is one `UPDATE … RETURNING`, so exactly one worker gets each due message, and a
 //! worker that dies mid-send loses its messages only when the lease runs out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
+use crate::channels::Exchange;
 use crate::channels::profiles::SmsText;
+use crate::ledger::Fact;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 
 /// A message a worker now owns.
@@ -45,6 +48,8 @@ impl Outcome {
             content_sha256: None,
             template: None,
             sms: None,
+            content: None,
+            exchange: Exchange::default(),
         }
     }
 }
@@ -61,10 +66,15 @@ pub struct Outcome {
     pub template: Option<String>,
     /// SMS only: how the operator encodes and bills it.
     pub sms: Option<SmsText>,
+    /// The exact bytes handed over, when they are not a letter (letters are in the
+    /// documents store under `content_sha256`).
+    pub content: Option<Vec<u8>>,
+    /// Digests of the request and the gateway's answer (for the ledger only).
+    pub exchange: Exchange,
 }
 
 /// Columns of one row in the outcomes `VALUES` list, in order.
-pub(super) const OUTCOME_COLUMNS: usize = 13;
+pub(super) const OUTCOME_COLUMNS: usize = 14;
 const OUTCOME_CHUNK: usize = 1000;
 
 /// `($1, …, $10), ($11, …)`: placeholders for `rows` outcome rows.
@@ -171,11 +181,12 @@ impl Db {
         outcomes: &[Outcome],
         now: i64,
     ) -> anyhow::Result<()> {
+        let mut entries = Vec::with_capacity(outcomes.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for chunk in outcomes.chunks(OUTCOME_CHUNK) {
                 let sql = update_sql(pool, chunk.len());
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = sqlx::query_as::<_, Attempted>(sqlx::AssertSqlSafe(sql));
                 for o in chunk {
                     let (status, sent_at, next_attempt_at, refund) = match o.status {
                         OutcomeStatus::Sent => ("sent", Some(now), now, 0i64),
@@ -196,9 +207,12 @@ impl Db {
                         .bind(now)
                         .bind(refund)
                         .bind(o.sms.map(|t| t.encoding.as_str()))
-                        .bind(o.sms.map(|t| t.parts as i64));
+                        .bind(o.sms.map(|t| t.parts as i64))
+                        .bind(o.content.as_deref());
                 }
-                query.bind(claim_id).execute(&mut *tx).await?;
+                // Only the outcomes the claim still held were written: those get entries.
+                let written = query.bind(claim_id).fetch_all(&mut *tx).await?;
+                attempt_entries(chunk, written, now, &mut entries);
             }
             let (next,) = sqlx::query_as::<_, (Option<i64>,)>(
                 "SELECT MIN(next_attempt_at) FROM messages \
@@ -213,6 +227,8 @@ impl Db {
                 let delay = Duration::from_millis((at - now).max(0) as u64);
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, vec![job.to_task(Some(delay))]).await?;
             }
+            // Last: the head stays locked (PostgreSQL) from here to the commit.
+            Dialect::append_ledger(&mut tx, std::mem::take(&mut entries), now).await?;
             tx.commit().await?;
             anyhow::Ok(())
         })
@@ -226,21 +242,32 @@ impl Db {
     pub async fn escalate(&self, batch: i64, now: i64) -> anyhow::Result<usize> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
+            let rows = sqlx::query_as::<_, (String, String, i64, Option<i64>, Option<i64>)>(
                 "UPDATE messages SET status = 'queued', next_attempt_at = $1, updated_at = $1 \
                  WHERE status = 'held' AND (next_attempt_at <= $1 OR EXISTS (SELECT 1 FROM messages p \
                  WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
                  AND p.legal_step = messages.legal_step - 1 \
                  AND (p.status IN ('failed', 'unconfirmed') \
                       OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
-                 RETURNING intent_id, recipient_idx, \
+                 RETURNING id, intent_id, recipient_idx, legal_step, \
                  (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
             )
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
             let released = rows.len();
+            let entries = rows
+                .iter()
+                .map(|(id, intent_id, _, legal_step, _)| {
+                    NewEntry::about_message(now, intent_id, id, Fact::Escalated { legal_step: *legal_step })
+                })
+                .collect();
+            let rows = rows
+                .into_iter()
+                .map(|(_, intent_id, idx, _, deadline)| (intent_id, idx, deadline))
+                .collect();
             push_range_jobs(&mut tx, rows, batch).await?;
+            Dialect::append_ledger(&mut tx, entries, now).await?;
             tx.commit().await?;
             anyhow::Ok(released)
         })
@@ -254,18 +281,30 @@ impl Db {
         sent_before: i64,
         now: i64,
     ) -> anyhow::Result<u64> {
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE messages SET status = 'unconfirmed', updated_at = $3, \
-             last_error = 'no delivery report from the gateway' \
-             WHERE status = 'sent' AND gateway LIKE $1 AND sent_at < $2",
-        )
-        .bind(format!("{gateway_prefix}%"))
-        .bind(sent_before)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(n)
+        let reason = "no delivery report from the gateway";
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query_as::<_, (String, String)>(
+                "UPDATE messages SET status = 'unconfirmed', updated_at = $3, last_error = $4 \
+                 WHERE status = 'sent' AND gateway LIKE $1 AND sent_at < $2 RETURNING id, intent_id",
+            )
+            .bind(format!("{gateway_prefix}%"))
+            .bind(sent_before)
+            .bind(now)
+            .bind(reason)
+            .fetch_all(&mut *tx)
+            .await?;
+            let n = rows.len() as u64;
+            let entries = rows
+                .iter()
+                .map(|(id, intent_id)| {
+                    NewEntry::about_message(now, intent_id, id, Fact::Unconfirmed { reason: reason.into() })
+                })
+                .collect();
+            Dialect::append_ledger(&mut tx, entries, now).await?;
+            tx.commit().await?;
+            anyhow::Ok(n)
+        })
     }
 
     /// Returns messages whose worker died holding them to the queue, with jobs to send
@@ -286,6 +325,44 @@ impl Db {
             tx.commit().await?;
             anyhow::Ok(released)
         })
+    }
+}
+
+/// A message whose outcome was written: what its ledger entry needs besides the outcome.
+#[derive(Debug, sqlx::FromRow)]
+struct Attempted {
+    id: String,
+    intent_id: String,
+    channel: String,
+    attempts: i64,
+}
+
+/// One `message_attempt` entry per written outcome; a deferral was no attempt.
+fn attempt_entries(chunk: &[Outcome], written: Vec<Attempted>, now: i64, out: &mut Vec<NewEntry>) {
+    let by_id: HashMap<&str, &Outcome> = chunk.iter().map(|o| (o.message_id.as_str(), o)).collect();
+    for row in written {
+        let Some(o) = by_id.get(row.id.as_str()) else {
+            continue;
+        };
+        let outcome = match o.status {
+            OutcomeStatus::Sent => "sent",
+            OutcomeStatus::Retry { .. } => "retry",
+            OutcomeStatus::Failed => "failed",
+            OutcomeStatus::Deferred { .. } => continue,
+        };
+        let fact = Fact::MessageAttempt {
+            channel: row.channel,
+            attempt: row.attempts,
+            outcome: outcome.to_owned(),
+            template: o.template.clone(),
+            gateway: o.gateway.clone(),
+            gateway_message_id: o.gateway_message_id.clone(),
+            content_sha256: o.content_sha256.clone(),
+            request_sha256: o.exchange.request_sha256.clone(),
+            response_sha256: o.exchange.response_sha256.clone(),
+            error: o.error.clone(),
+        };
+        out.push(NewEntry::about_message(now, &row.intent_id, &row.id, fact));
     }
 }
 
@@ -333,8 +410,8 @@ mod tests {
     fn placeholders_number_every_cell() {
         assert_eq!(
             values_placeholders(2),
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
-             ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14), \
+             ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         );
     }
 }

@@ -7,8 +7,10 @@ mod bulk;
 mod callbacks;
 mod compliance;
 mod intents;
+pub mod ledger;
 mod limits;
 mod messages;
+mod proofs;
 mod readiness;
 mod receipts;
 mod reports;
@@ -28,6 +30,7 @@ pub use callbacks::CallbackEvent;
 pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
+pub use proofs::{PURGED, ProofIntent, ProofMessage, ProofReceipt, ProofRows, Purged};
 pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
 pub use reports::LegalFactRow;
 pub use templates::{ActivationRow, TemplateChange, TemplateVersionRow, previous_version};
@@ -157,6 +160,14 @@ pub trait Dialect: sqlx::Database {
     /// `UPDATE messages … FROM (VALUES …)` for `rows` rows of [`messages::OUTCOME_COLUMNS`],
     /// then the claim id as the last parameter.
     fn update_outcomes_sql(rows: usize) -> String;
+
+    /// Appends ledger entries after the chain's head, in the caller's transaction (see
+    /// [`ledger`]).
+    fn append_ledger(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        entries: Vec<ledger::NewEntry>,
+        now: i64,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 impl Dialect for sqlx::Sqlite {
@@ -179,6 +190,14 @@ impl Dialect for sqlx::Sqlite {
         bulk::sqlite_insert(tx, intent_id, now, recipients, messages).await
     }
 
+    async fn append_ledger(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        entries: Vec<ledger::NewEntry>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        ledger::append_sqlite(tx, entries, now).await
+    }
+
     fn update_outcomes_sql(rows: usize) -> String {
         // SQLite names VALUES columns column1…columnN and cannot alias them.
         format!(
@@ -187,9 +206,10 @@ impl Dialect for sqlx::Sqlite {
              sent_at = v.column8, next_attempt_at = v.column9, lease_until = NULL, updated_at = v.column10, \
              attempts = messages.attempts - v.column11, \
              sms_encoding = COALESCE(v.column12, messages.sms_encoding), \
-             sms_parts = COALESCE(v.column13, messages.sms_parts) \
+             sms_parts = COALESCE(v.column13, messages.sms_parts), \
+             content = COALESCE(v.column14, messages.content) \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' \
-             AND messages.claim_id = ${}",
+             AND messages.claim_id = ${} RETURNING id, intent_id, channel, attempts",
             messages::values_placeholders(rows),
             rows * messages::OUTCOME_COLUMNS + 1
         )
@@ -216,6 +236,14 @@ impl Dialect for sqlx::Postgres {
         bulk::postgres_insert(tx, intent_id, now, recipients, messages).await
     }
 
+    async fn append_ledger(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        entries: Vec<ledger::NewEntry>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        ledger::append_postgres(tx, entries, now).await
+    }
+
     fn update_outcomes_sql(rows: usize) -> String {
         format!(
             "UPDATE messages m SET status = v.status, last_error = v.last_error, gateway = v.gateway, \
@@ -223,10 +251,12 @@ impl Dialect for sqlx::Postgres {
              template = v.template, sent_at = v.sent_at::bigint, next_attempt_at = v.next_attempt_at::bigint, \
              lease_until = NULL, updated_at = v.updated_at::bigint, attempts = m.attempts - v.refund::bigint, \
              sms_encoding = COALESCE(v.sms_encoding, m.sms_encoding), \
-             sms_parts = COALESCE(v.sms_parts::bigint, m.sms_parts) \
+             sms_parts = COALESCE(v.sms_parts::bigint, m.sms_parts), \
+             content = COALESCE(v.content::bytea, m.content) \
              FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
-             template, sent_at, next_attempt_at, updated_at, refund, sms_encoding, sms_parts) \
-             WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${}",
+             template, sent_at, next_attempt_at, updated_at, refund, sms_encoding, sms_parts, content) \
+             WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${} \
+             RETURNING m.id, m.intent_id, m.channel, m.attempts",
             messages::values_placeholders(rows),
             rows * messages::OUTCOME_COLUMNS + 1
         )

@@ -2,7 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Db, now_ms, with_pool};
+use super::ledger::NewEntry;
+use super::{Db, Dialect, now_ms, with_pool};
+use crate::ledger::Fact;
 
 /// A gateway's report about one message, as parsed from its webhook or status poll.
 #[derive(Debug, Clone)]
@@ -50,14 +52,14 @@ impl Db {
         with_pool!(self, pool => {
             // Looked up before the transaction: on SQLite a transaction that reads first
             // cannot upgrade to a write once another connection has committed meanwhile.
-            let message: Option<(String,)> = sqlx::query_as(
-                "SELECT id FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
+            let message: Option<(String, String)> = sqlx::query_as(
+                "SELECT id, intent_id FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
             )
             .bind(receipt.gateway)
             .bind(receipt.provider_message_id)
             .fetch_optional(pool)
             .await?;
-            let Some((message_id,)) = message else {
+            let Some((message_id, intent_id)) = message else {
                 return Ok(ReceiptOutcome::UnknownMessage);
             };
             let mut tx = pool.begin().await?;
@@ -135,6 +137,18 @@ impl Db {
                 _ => 0,
             } > 0;
             let mut deadline_margin = None;
+            let mut entries = vec![NewEntry::about_message(now, &intent_id, &message_id, Fact::ReceiptRecorded {
+                receipt_id: id.clone(),
+                gateway: receipt.gateway.to_owned(),
+                status: receipt.status.to_owned(),
+                provider_status: receipt.provider_status.to_owned(),
+                provider_time: receipt.provider_time,
+                received_at: now,
+                raw_sha256: raw_sha256.clone(),
+                reason: receipt.reason.map(str::to_owned),
+                evidence_sha256: receipt.evidence_sha256.map(str::to_owned),
+                applied,
+            })];
             if applied && receipt.status == "delivered" {
                 deadline_margin = sqlx::query_as::<_, (String, i64)>(
                     "SELECT m.channel, r.deadline_at - m.delivered_at FROM messages m \
@@ -146,17 +160,24 @@ impl Db {
                 .await?;
                 // A delivered legal notice ends its chain: the legal steps not yet sent
                 // (held, or queued behind a window or a retry) are no longer needed.
-                sqlx::query(
-                    "UPDATE messages SET status = 'cancelled', last_error = 'not needed: the legal notice was delivered', \
+                let reason = "not needed: the legal notice was delivered";
+                let cancelled = sqlx::query_as::<_, (String,)>(
+                    "UPDATE messages SET status = 'cancelled', last_error = $3, \
                      updated_at = $2 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
                      AND (intent_id, recipient_idx) = (SELECT intent_id, recipient_idx FROM messages \
-                                                       WHERE id = $1 AND legal_step IS NOT NULL)",
+                                                       WHERE id = $1 AND legal_step IS NOT NULL) \
+                     RETURNING id",
                 )
                 .bind(&message_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .bind(reason)
+                .fetch_all(&mut *tx)
                 .await?;
+                entries.extend(cancelled.into_iter().map(|(cancelled,)| {
+                    NewEntry::about_message(now, &intent_id, &cancelled, Fact::Cancelled { reason: reason.into() })
+                }));
             }
+            Dialect::append_ledger(&mut tx, entries, now).await?;
             tx.commit().await?;
             anyhow::Ok(ReceiptOutcome::Recorded { applied, deadline_margin })
         })

@@ -5,6 +5,7 @@
 //! - messages a reporting gateway accepted long ago with no final report become
 //!   `unconfirmed`;
 //! - legal-notice chains move along (see [`Db::escalate`]);
+//! - personal data past its retention is purged, hourly (see [`crate::retention`]);
 //! - each gateway's delivery-report delays feed its health, so traffic shifts away from a
 //!   provider whose reports come late or never.
 
@@ -21,6 +22,9 @@ use crate::dispatch::Dispatcher;
 use crate::recipients::Channel;
 use crate::storage::Db;
 
+/// How often the sweep runs the retention purge (by the dispatcher's clock).
+const PURGE_EVERY_MS: i64 = 3_600_000;
+
 pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let settings = dispatcher.settings().clone();
     let db = dispatcher.db().clone();
@@ -29,6 +33,7 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
     let unconfirmed_after = Duration::from_secs(settings.unconfirmed_after_hours * 3600);
     let period = Duration::from_millis((settings.lease_secs * 1000 / 4).max(500));
     let mut reports_checked: HashMap<String, i64> = HashMap::new();
+    let mut purged_at: Option<i64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
@@ -66,6 +71,22 @@ pub(super) async fn run(dispatcher: Arc<Dispatcher>, mut stop: tokio::sync::watc
         }
         if let Err(e) = poll_statuses(&dispatcher, &db).await {
             error!(error = format!("{e:#}"), "status polling failed");
+        }
+        // The purge looks at every unpurged intent: hourly is often enough.
+        let now = clock.now_ms();
+        if purged_at.is_none_or(|at| now - at >= PURGE_EVERY_MS) {
+            purged_at = Some(now);
+            match crate::retention::purge(&db, dispatcher.documents(), dispatcher.retention(), now)
+                .await
+            {
+                Ok(r) if r.intents == 0 => {}
+                Ok(r) => info!(
+                    intents = r.intents,
+                    documents = r.documents,
+                    "personal data purged"
+                ),
+                Err(e) => error!(error = format!("{e:#}"), "retention purge failed"),
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `VESTNIK_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped after).
 #![allow(dead_code)]
 
+pub mod bundles;
 pub mod dkim;
 pub mod fake_fax;
 pub mod fake_mail;
@@ -230,6 +231,11 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// The app's database URL, for running the `vestnik` binary against it.
+    pub fn db_url(&self) -> &str {
+        &self._test_db.url
+    }
+
     pub fn outbox(&self) -> PathBuf {
         self.dir.path().join("outbox")
     }

@@ -19,7 +19,7 @@ use super::{
     Document, FaxMessage, HttpRequest, Kind, LoadOptions, MailMessage, Message, Method,
     PollOutcome, PollQuery, Postal, Profile, SendOutcome, SmsMessage,
 };
-use crate::channels::{Destination, Outgoing, SendResult};
+use crate::channels::{Destination, Exchange, Outgoing, SendResult};
 use crate::settings::Sms as SmsSettings;
 use crate::templates::Rendered;
 
@@ -132,8 +132,10 @@ impl ProfileGateway {
     /// unless the message names one. `content_sha256` is of the text or the PDF.
     pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
         let message = message.into();
-        let content_sha256 = hex::encode(Sha256::digest(message.content_bytes()));
-        match self.send_outcome(message).await {
+        let content = message.content_bytes().to_vec();
+        let content_sha256 = hex::encode(Sha256::digest(&content));
+        let (outcome, exchange) = self.exchange(message).await;
+        match outcome {
             SendOutcome::Accepted {
                 provider_message_id,
                 tracking_number,
@@ -156,6 +158,8 @@ impl ProfileGateway {
                 SendResult::Accepted {
                     gateway_message_id: provider_message_id,
                     content_sha256,
+                    content,
+                    exchange,
                 }
             }
             SendOutcome::Transient(why) => SendResult::Transient(why),
@@ -166,6 +170,12 @@ impl ProfileGateway {
     /// Sends one message and reports the provider's answer as is (with a mail profile's
     /// verified tracking number); the gateway's sender applies as in [`Self::send_message`].
     pub async fn send_outcome<'a>(&self, message: impl Into<Message<'a>>) -> SendOutcome {
+        self.exchange(message).await.0
+    }
+
+    /// As [`Self::send_outcome`], with the digests of the request body sent and the
+    /// answer received, for the ledger.
+    async fn exchange<'a>(&self, message: impl Into<Message<'a>>) -> (SendOutcome, Exchange) {
         let mut message = message.into();
         let sender = self.sender.as_deref();
         match &mut message {
@@ -175,13 +185,17 @@ impl ProfileGateway {
         }
         let request = match self.profile.build_send(message) {
             Ok(r) => r,
-            Err(e) => return SendOutcome::Permanent(e.to_string()),
+            Err(e) => return (SendOutcome::Permanent(e.to_string()), Exchange::default()),
         };
+        let mut exchange = Exchange::of(&request.body, None);
         match self.execute(request).await {
-            Ok((status, body)) => self.profile.classify_send(message, status, &body),
+            Ok((status, body)) => {
+                exchange.response_sha256 = Exchange::of(&body, None).request_sha256;
+                (self.profile.classify_send(message, status, &body), exchange)
+            }
             // Connection refused, timeout: the provider may or may not have the message;
             // a retry is the at-least-once side of that doubt.
-            Err(why) => SendOutcome::Transient(why),
+            Err(why) => (SendOutcome::Transient(why), exchange),
         }
     }
 

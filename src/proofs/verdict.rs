@@ -1,0 +1,141 @@
+//! The verdict on one recipient's legal notice: was it delivered, and in time?
+
+use serde::Serialize;
+
+/// What the facts say about a recipient's legal notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A legal-notice message was delivered (gateway's time) by the deadline.
+    DeliveredOnTime,
+    /// Delivered, but after the deadline.
+    DeliveredLate,
+    /// Handed to a gateway, with no delivery report (yet, or ever).
+    Unconfirmed,
+    /// Not delivered: every legal-notice message failed or was never handed over.
+    NotDelivered,
+    /// Still being sent: a legal step is queued, held or sending and none was handed over.
+    InProgress,
+}
+
+impl Verdict {
+    /// In Russian, for the certificate.
+    pub fn russian(self) -> &'static str {
+        match self {
+            Verdict::DeliveredOnTime => "доставлено в срок",
+            Verdict::DeliveredLate => "доставлено с опозданием",
+            Verdict::Unconfirmed => "передано, доставка не подтверждена",
+            Verdict::NotDelivered => "не доставлено",
+            Verdict::InProgress => "отправка не завершена",
+        }
+    }
+}
+
+/// One message as the verdict sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempted<'a> {
+    pub status: &'a str,
+    pub legal_step: Option<i64>,
+    /// When the gateway says it was delivered (epoch ms).
+    pub delivered_at: Option<i64>,
+}
+
+/// The verdict and the reason in words. Legal-notice messages decide it; a recipient
+/// whose plan has none (an intent planned without legal steps) is judged on all of them.
+pub fn judge(deadline_at: Option<i64>, messages: &[Attempted<'_>]) -> (Verdict, String) {
+    let legal: Vec<&Attempted> = messages.iter().filter(|m| m.legal_step.is_some()).collect();
+    let deciding = if legal.is_empty() {
+        messages.iter().collect()
+    } else {
+        legal
+    };
+    let delivered = deciding
+        .iter()
+        .filter(|m| m.status == "delivered")
+        .filter_map(|m| m.delivered_at)
+        .min();
+    if let Some(at) = delivered {
+        return match deadline_at {
+            Some(deadline) if at > deadline => (
+                Verdict::DeliveredLate,
+                format!("delivered {} ms after the deadline", at - deadline),
+            ),
+            Some(_) => (Verdict::DeliveredOnTime, "delivered by the deadline".into()),
+            None => (
+                Verdict::DeliveredOnTime,
+                "delivered; no deadline applies".into(),
+            ),
+        };
+    }
+    if deciding
+        .iter()
+        .any(|m| matches!(m.status, "sent" | "unconfirmed"))
+    {
+        return (
+            Verdict::Unconfirmed,
+            "handed to the gateway; no delivery report".into(),
+        );
+    }
+    if deciding
+        .iter()
+        .any(|m| matches!(m.status, "queued" | "held" | "sending"))
+    {
+        return (
+            Verdict::InProgress,
+            "not handed over yet: still queued or held".into(),
+        );
+    }
+    (
+        Verdict::NotDelivered,
+        "no legal notice was delivered or handed over".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(status: &str, legal_step: Option<i64>, delivered_at: Option<i64>) -> Attempted<'_> {
+        Attempted {
+            status,
+            legal_step,
+            delivered_at,
+        }
+    }
+
+    #[test]
+    fn delivery_by_the_deadline_is_on_time_and_after_it_late() {
+        let on_time = [m("delivered", Some(0), Some(100))];
+        assert_eq!(judge(Some(100), &on_time).0, Verdict::DeliveredOnTime);
+        assert_eq!(judge(Some(99), &on_time).0, Verdict::DeliveredLate);
+    }
+
+    #[test]
+    fn the_earliest_legal_delivery_counts_and_supplementary_ones_do_not() {
+        let messages = [
+            m("delivered", None, Some(10)),
+            m("delivered", Some(1), Some(300)),
+            m("delivered", Some(0), Some(200)),
+        ];
+        assert_eq!(judge(Some(250), &messages).0, Verdict::DeliveredOnTime);
+        assert_eq!(judge(Some(150), &messages).0, Verdict::DeliveredLate);
+    }
+
+    #[test]
+    fn handed_over_without_a_report_is_unconfirmed() {
+        let messages = [m("failed", Some(0), None), m("unconfirmed", Some(1), None)];
+        assert_eq!(judge(Some(1), &messages).0, Verdict::Unconfirmed);
+        assert_eq!(
+            judge(Some(1), &[m("sent", Some(0), None)]).0,
+            Verdict::Unconfirmed
+        );
+    }
+
+    #[test]
+    fn failed_and_cancelled_steps_are_not_delivered_and_waiting_ones_in_progress() {
+        let failed = [m("failed", Some(0), None), m("cancelled", Some(1), None)];
+        assert_eq!(judge(Some(1), &failed).0, Verdict::NotDelivered);
+        let waiting = [m("failed", Some(0), None), m("held", Some(1), None)];
+        assert_eq!(judge(Some(1), &waiting).0, Verdict::InProgress);
+    }
+}
