@@ -102,8 +102,8 @@ async fn the_report_counts_every_verdict_by_kind_customer_type_and_channel(backe
     let auditor = app.token_for("audit", Role::Auditor).await;
     let first = post_outage(&app, "report-1").await;
     let second = post_outage(&app, "report-2").await;
-    // Six recipients: on time, late, pending (deadline ahead, still on its way);
-    // unconfirmed, not delivered, pending.
+    // Six recipients: on time, late; unconfirmed, not delivered; and two whose legal
+    // notice went out through the outbox with no report (unconfirmed too) or waits.
     let d = deadline(&app.db, &first, 0).await;
     finish(&app, &first, 0, "delivered", d - HOUR).await;
     let d = deadline(&app.db, &first, 1).await;
@@ -120,14 +120,14 @@ async fn the_report_counts_every_verdict_by_kind_customer_type_and_channel(backe
     for (verdict, n) in [
         ("delivered_on_time", 1),
         ("delivered_late", 1),
-        ("unconfirmed", 1),
+        ("unconfirmed", 3),
         ("not_delivered", 1),
-        ("pending", 2),
+        ("in_progress", 0),
     ] {
         assert_eq!(total[verdict], n, "{verdict}: {body}");
     }
-    assert_eq!(total["decided"], 4);
-    assert_eq!(total["rates"]["delivered_on_time"], 0.25);
+    assert_eq!(total["decided"], 6);
+    assert_eq!(total["rates"]["delivered_on_time"], 0.1667);
     assert_eq!(body["time_zone"], "Europe/Moscow");
 
     let groups = body["groups"].as_array().unwrap();
@@ -148,7 +148,7 @@ async fn the_report_counts_every_verdict_by_kind_customer_type_and_channel(backe
     let weeks = body["weeks"].as_array().unwrap();
     let decided: i64 = weeks.iter().map(|w| w["decided"].as_i64().unwrap()).sum();
     assert_eq!(
-        decided, 4,
+        decided, 6,
         "every decided recipient is in a week: {weeks:?}"
     );
     assert!(
@@ -167,14 +167,14 @@ async fn the_report_counts_every_verdict_by_kind_customer_type_and_channel(backe
     assert_eq!(
         lines[0],
         "kind,customer_type,channel,recipients,decided,delivered_on_time,delivered_late,\
-         unconfirmed,not_delivered,pending,on_time_rate"
+         unconfirmed,not_delivered,in_progress,on_time_rate"
     );
     assert_eq!(
         lines.len(),
         groups.len() + 2,
         "header, groups, total: {csv}"
     );
-    assert_eq!(*lines.last().unwrap(), "all,all,all,6,4,1,1,1,1,2,0.2500");
+    assert_eq!(*lines.last().unwrap(), "all,all,all,6,6,1,1,3,1,0,0.1667");
 
     // Filters: another kind, or a period before the deadlines, has nobody.
     for query in [

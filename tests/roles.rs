@@ -47,6 +47,12 @@ const ROUTES: &[Route] = &[
     route("GET", "/v1/intents", &[I, A, ADMIN]),
     route("POST", "/v1/intents", &[I, ADMIN]),
     route("GET", "/v1/intents/{intent}", &[I, A, ADMIN]),
+    route("GET", "/v1/intents/{intent}/proof", &[A, ADMIN]),
+    route(
+        "GET",
+        "/v1/intents/{intent}/recipients/0/proof",
+        &[A, ADMIN],
+    ),
     route("POST", "/v1/deadlines", &[I, O, A, ADMIN]),
     route("GET", "/v1/compliance/at-risk", &[I, A, ADMIN]),
     route(
@@ -91,6 +97,9 @@ const ROUTES: &[Route] = &[
     public("POST", "/v1/receipts/generic-json"),
     public("GET", "/health"),
     public("GET", "/ready"),
+    public("GET", "/metrics"),
+    public("GET", "/openapi.json"),
+    public("GET", "/docs"),
     public("GET", "/ui/compliance"),
     public("GET", "/ui/templates"),
     public("GET", "/ui/templates/meter_visit/sms"),

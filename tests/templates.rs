@@ -196,6 +196,24 @@ async fn an_activated_edit_is_used_by_dispatch_without_a_restart(backend: Backen
     assert_eq!(versions[1]["comment"], "короче");
     assert_eq!(template["activations"][1]["actor"], "operator-anna");
 
+    // The operator's edit and activation are facts in the proof ledger.
+    let facts = "SELECT body FROM ledger WHERE kind = 'template_changed' ORDER BY seq";
+    let bodies: Vec<String> = match &app.db {
+        vestnik::storage::Db::Sqlite(pool) => sqlx::query_scalar(facts).fetch_all(pool).await,
+        vestnik::storage::Db::Postgres(pool) => sqlx::query_scalar(facts).fetch_all(pool).await,
+    }
+    .unwrap();
+    let mine: Vec<Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str::<Value>(b).unwrap())
+        .filter(|b| b.to_string().contains("operator-anna"))
+        .collect();
+    assert_eq!(mine.len(), 2, "created and activated: {mine:?}");
+    let text = mine.iter().map(Value::to_string).collect::<String>();
+    for part in ["meter_visit/sms/ru", "\"create\"", "\"activate\""] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+
     let (status, diff) = op
         .send(
             "GET",

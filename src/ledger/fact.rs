@@ -65,6 +65,15 @@ pub enum Fact {
     /// The intent's personal data was removed after its retention period; the ledger
     /// keeps the hashes, so what was sent and when can still be proven.
     PersonalDataPurged { parts: Vec<String>, messages: i64 },
+    /// An operator created a template version, or one was activated (`seed`, `activate`,
+    /// `rollback`): which wording was live when is part of the proof.
+    TemplateChanged {
+        /// `kind/channel/locale`, as messages record it.
+        template: String,
+        version: i64,
+        action: String,
+        actor: String,
+    },
 }
 
 impl Fact {
@@ -79,6 +88,7 @@ impl Fact {
             Fact::Cancelled { .. } => "cancelled",
             Fact::Unconfirmed { .. } => "unconfirmed",
             Fact::PersonalDataPurged { .. } => "personal_data_purged",
+            Fact::TemplateChanged { .. } => "template_changed",
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// What the facts say about a recipient's legal notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// A legal-notice message was delivered (gateway's time) by the deadline.
@@ -19,6 +19,25 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 5] = [
+        Self::DeliveredOnTime,
+        Self::DeliveredLate,
+        Self::Unconfirmed,
+        Self::NotDelivered,
+        Self::InProgress,
+    ];
+
+    /// As in JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeliveredOnTime => "delivered_on_time",
+            Self::DeliveredLate => "delivered_late",
+            Self::Unconfirmed => "unconfirmed",
+            Self::NotDelivered => "not_delivered",
+            Self::InProgress => "in_progress",
+        }
+    }
+
     /// In Russian, for the certificate.
     pub fn russian(self) -> &'static str {
         match self {

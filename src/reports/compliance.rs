@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
-use super::verdict::{LegalMessage, Verdict, judge};
+use crate::proofs::{Attempted, Verdict, judge};
 use crate::storage::{Db, LegalFactRow};
 
 /// Deadlines from the start of `from` to the end of `to` (both days inclusive), in `tz`.
@@ -53,9 +53,9 @@ impl Counts {
         self.0.values().sum()
     }
 
-    /// Recipients with a verdict (not pending): the base of every rate.
+    /// Recipients with a verdict (not still in progress): the base of every rate.
     pub fn decided(&self) -> u64 {
-        self.recipients() - self.get(Verdict::Pending)
+        self.recipients() - self.get(Verdict::InProgress)
     }
 
     pub fn rate(&self, verdict: Verdict) -> Option<f64> {
@@ -70,7 +70,7 @@ impl Counts {
         let mut rates = Map::new();
         for verdict in Verdict::ALL {
             out.insert(verdict.as_str().into(), json!(self.get(verdict)));
-            if verdict != Verdict::Pending {
+            if verdict != Verdict::InProgress {
                 rates.insert(
                     verdict.as_str().into(),
                     json!(self.rate(verdict).map(round4)),
@@ -84,6 +84,36 @@ impl Counts {
 
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+/// One legal-notice message of a recipient, as the report reads it.
+#[derive(Debug, Clone)]
+pub struct LegalMessage {
+    pub channel: String,
+    pub status: String,
+    pub delivered_at: Option<i64>,
+    pub sent_at: Option<i64>,
+}
+
+/// The channel a verdict rests on: the one that delivered first, else the last one
+/// handed over, else the last one tried (`None` when the recipient had none).
+fn deciding_channel(verdict: Verdict, messages: &[LegalMessage]) -> Option<&str> {
+    let latest = |keep: fn(&LegalMessage) -> bool| {
+        messages
+            .iter()
+            .filter(|m| keep(m))
+            .max_by_key(|m| m.sent_at)
+            .map(|m| m.channel.as_str())
+    };
+    match verdict {
+        Verdict::DeliveredOnTime | Verdict::DeliveredLate => messages
+            .iter()
+            .filter(|m| m.status == "delivered")
+            .min_by_key(|m| m.delivered_at)
+            .map(|m| m.channel.as_str()),
+        Verdict::Unconfirmed => latest(|m| matches!(m.status.as_str(), "sent" | "unconfirmed")),
+        Verdict::NotDelivered | Verdict::InProgress => latest(|_| true),
+    }
 }
 
 /// Kind, customer type, and the channel the verdict rests on (`none` if nothing was tried).
@@ -116,14 +146,13 @@ impl ComplianceReport {
             weeks: BTreeMap::new(),
         };
         let (from, to) = period.bounds_ms();
-        let now = as_of.timestamp_millis();
         let mut current: Option<(LegalFactRow, Vec<LegalMessage>)> = None;
         db.legal_facts(from, to, kind, |row| {
             let same = current.as_ref().is_some_and(|(r, _)| {
                 r.intent_id == row.intent_id && r.recipient_idx == row.recipient_idx
             });
             if !same && let Some((done, messages)) = current.take() {
-                report.add(&done, &messages, now);
+                report.add(&done, &messages);
             }
             let (_, messages) = current.get_or_insert_with(|| (row.clone(), Vec::new()));
             if let (Some(channel), Some(status)) = (row.channel, row.status) {
@@ -137,13 +166,22 @@ impl ComplianceReport {
         })
         .await?;
         if let Some((done, messages)) = current {
-            report.add(&done, &messages, now);
+            report.add(&done, &messages);
         }
         Ok(report)
     }
 
-    fn add(&mut self, recipient: &LegalFactRow, messages: &[LegalMessage], now: i64) {
-        let (verdict, channel) = judge(recipient.deadline_at, messages, now);
+    fn add(&mut self, recipient: &LegalFactRow, messages: &[LegalMessage]) {
+        let attempted: Vec<Attempted> = messages
+            .iter()
+            .map(|m| Attempted {
+                status: &m.status,
+                legal_step: Some(0),
+                delivered_at: m.delivered_at,
+            })
+            .collect();
+        let (verdict, _) = judge(Some(recipient.deadline_at), &attempted);
+        let channel = deciding_channel(verdict, messages);
         self.total.add(verdict);
         let key = (
             recipient.kind.clone(),

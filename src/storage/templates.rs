@@ -68,14 +68,26 @@ pub enum TemplateChange {
 }
 
 /// The one place every template write passes through inside its transaction: it bumps the
-/// stamp (serialising writers on its row lock) and logs activations. The ledger fact for a
-/// template change (issue 6) belongs here, in the same transaction.
+/// stamp (serialising writers on its row lock), logs activations and appends the change to
+/// the proof ledger, all in the caller's transaction.
 macro_rules! record_change {
     ($tx:expr, $change:expr) => {{
         let change: &TemplateChange = $change;
         sqlx::query("UPDATE template_stamp SET stamp = stamp + 1 WHERE id = 1")
             .execute(&mut *$tx)
             .await?;
+        let (key, version, action, actor) = match change {
+            TemplateChange::Created { key, version, author } => (key, *version, "create", author),
+            TemplateChange::Activated { key, version, action, actor } => (key, *version, *action, actor),
+        };
+        let fact = crate::ledger::Fact::TemplateChanged {
+            template: format!("{}/{}/{}", key.kind.as_str(), key.channel.as_str(), key.locale),
+            version,
+            action: action.to_owned(),
+            actor: actor.clone(),
+        };
+        let entry = super::ledger::NewEntry { at: now_ms(), intent_id: None, message_id: None, fact };
+        super::Dialect::append_ledger(&mut $tx, vec![entry], now_ms()).await?;
         if let TemplateChange::Activated {
             key,
             version,
