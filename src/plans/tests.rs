@@ -54,11 +54,12 @@ fn supplementary_and_first_legal_channel_start_now_the_rest_wait() {
 
 #[test]
 fn a_letter_close_to_its_deadline_is_due_at_once() {
+    // A meter visit's legal chain runs SMS → letter (a debt's starts with the letter).
     let now = utc("2027-02-25T10:00:00Z");
     let deadline = utc("2027-03-05T20:59:59Z");
     let steps = plans()
         .schedule(
-            IntentKind::DebtWarning,
+            IntentKind::MeterVisit,
             CustomerType::Individual,
             &[Channel::Sms, Channel::Mail],
             Some(deadline),
@@ -75,7 +76,7 @@ fn a_letter_close_to_its_deadline_is_due_at_once() {
     let later = utc("2027-02-27T10:00:00Z");
     let steps = plans()
         .schedule(
-            IntentKind::DebtWarning,
+            IntentKind::MeterVisit,
             CustomerType::Individual,
             &[Channel::Sms, Channel::Mail],
             Some(deadline),
