@@ -647,17 +647,21 @@ async fn an_sms_over_its_kinds_part_limit_fails_with_the_count(backend: Backend)
     // Within its limit (5 for debt warnings), the outbox file says how it is billed.
     let mut debt = example("debt_warning");
     let mut recipient = debt["recipients"][0].clone();
-    recipient["channels"] = json!(["sms"]);
+    // SMS is supplementary for debts: it goes beside the letter, the legal notice.
+    recipient["channels"] = json!(["mail", "sms"]);
     debt["recipients"] = json!([recipient]);
     let accepted: Value = app.post_intent(&debt).await.json().await.unwrap();
     let id = accepted["id"].as_str().unwrap();
     let intent = app
         .wait_for(id, "sent the SMS", |i| {
-            common::messages(i)[0]["status"] == "sent"
+            common::messages(i).iter().all(|m| m["status"] == "sent")
         })
         .await;
     let file = app.outbox().join(
-        common::messages(&intent)[0]["gateway_message_id"]
+        common::messages(&intent)
+            .into_iter()
+            .find(|m| m["channel"] == "sms")
+            .unwrap()["gateway_message_id"]
             .as_str()
             .unwrap(),
     );

@@ -148,13 +148,17 @@ async fn the_zip_bundle_verifies_offline_and_tampering_is_caught(backend: Backen
         "{out}"
     );
 
-    // A ledger entry changed in the JSON.
+    // A ledger entry changed in the JSON (the intent's first; template seeding came
+    // before it in the chain).
     let mut forged = bundle.clone();
+    let first = &forged["ledger"]["entries"][0];
+    assert_eq!(first["entry"]["kind"], "intent_accepted", "{first}");
+    let seq = first["seq"].clone();
     forged["ledger"]["entries"][0]["entry"]["data"]["request_sha256"] = json!("0".repeat(64));
     std::fs::write(dir.join("bundle.json"), forged.to_string()).unwrap();
     let (ok, out) = verify_offline(&dir, None);
     assert!(
-        !ok && out.contains("ledger entry 1: its content hashes to"),
+        !ok && out.contains(&format!("ledger entry {seq}: its content hashes to")),
         "{out}"
     );
 }

@@ -346,7 +346,13 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         if path.is_dir() {
             out.extend(files(&path));
         } else {
-            out.push((path.clone(), std::fs::read(&path).unwrap()));
+            match std::fs::read(&path) {
+                Ok(bytes) => out.push((path.clone(), bytes)),
+                // A file being written is renamed into place from a temporary name; it
+                // may be gone between listing and reading.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
         }
     }
     out
