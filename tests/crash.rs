@@ -24,7 +24,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &Path, db_url: &str, port: u16) -> Child {
+/// The server process, killed if the test ends without stopping it (a failed assertion
+/// must not leave it running and writing into a deleted directory).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(dir: &Path, db_url: &str, port: u16) -> Server {
+    Server(start_child(dir, db_url, port))
+}
+
+fn start_child(dir: &Path, db_url: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_vestnik"))
         .arg("serve")
         .env("VESTNIK_DATABASE__URL", db_url)
@@ -130,8 +147,8 @@ async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
     let at_kill = outbox_count(dir.path());
     assert!(
         at_kill < RECIPIENTS,
@@ -169,8 +186,8 @@ async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {
     );
     let _ = Command::new("kill")
         .arg("-TERM")
-        .arg(server.id().to_string())
+        .arg(server.0.id().to_string())
         .status();
-    let status = server.wait().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "graceful shutdown on SIGTERM: {status:?}");
 }
