@@ -51,7 +51,11 @@ impl App {
             .await
             .context("seeding templates")?;
         let templates = Arc::new(LiveTemplates::load(db.clone(), defaults.partials.clone()).await?);
-        let shared_limits = settings.dispatch.shared_rate_limits.then_some(&db);
+        // Only PostgreSQL has several worker processes to coordinate; SQLite is one process,
+        // and an extra writer per block would only contend for its single write lock.
+        let shared_limits = (settings.dispatch.shared_rate_limits
+            && matches!(db, crate::storage::Db::Postgres(_)))
+        .then_some(&db);
         let gateways = Gateways::from_settings(&settings, shared_limits)?;
         let metrics = Metrics::new();
         let dispatcher = Arc::new(Dispatcher::new(

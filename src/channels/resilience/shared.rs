@@ -92,11 +92,15 @@ impl SharedRate {
                 return;
             }
             let want = self.block.max(n);
-            match self
-                .db
-                .take_permits(&self.gateway, i64::from(want), self.per_slot, self.slot_ms)
-                .await
-            {
+            // Bounded: a database that does not answer must not stop every sender.
+            let taken = tokio::time::timeout(
+                Duration::from_secs(2),
+                self.db
+                    .take_permits(&self.gateway, i64::from(want), self.per_slot, self.slot_ms),
+            )
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 2 s")));
+            match taken {
                 Ok(true) => {
                     local.permits = want - n;
                     local.until = Instant::now() + HOLD;
