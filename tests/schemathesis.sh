@@ -36,7 +36,7 @@ fi
 
 schemathesis=$(realpath "$venv/bin/schemathesis")
 cargo build --locked --quiet --bin vestnik
-bin=target/debug/vestnik
+bin=${CARGO_TARGET_DIR:-target}/debug/vestnik
 
 work=$(mktemp -d)
 server_pid=
