@@ -4,7 +4,7 @@
 mod preview;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -170,8 +170,10 @@ pub async fn get(
 pub async fn get_version(
     State(state): State<AppState>,
     principal: Principal,
-    Path((kind, channel, version)): Path<(String, String, i64)>,
+    path: Result<Path<(String, String, i64)>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // A version that is not a number is a problem+json 400, like every other error.
+    let Path((kind, channel, version)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(&principal, EDITORS, "read templates")?;
     let key = key(&kind, &channel)?;
     let row = state

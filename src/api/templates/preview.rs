@@ -2,7 +2,7 @@
 //! kind's sample or supplied data; a letter also as its PDF), diff two versions.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -98,9 +98,10 @@ pub async fn preview(
     State(state): State<AppState>,
     principal: Principal,
     Path((kind, channel)): Path<(String, String)>,
-    Query(query): Query<PreviewQuery>,
+    query: Result<Query<PreviewQuery>, QueryRejection>,
     request: Result<Json<PreviewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(&principal, EDITORS, "preview templates")?;
     let key = key(&kind, &channel)?;
     let request = body(request)?;
@@ -252,8 +253,9 @@ pub async fn diff(
     State(state): State<AppState>,
     principal: Principal,
     Path((kind, channel)): Path<(String, String)>,
-    Query(query): Query<DiffQuery>,
+    query: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(&principal, EDITORS, "read templates")?;
     let key = key(&kind, &channel)?;
     let from = stored_parts(&state, &key, Some(query.from)).await?;
