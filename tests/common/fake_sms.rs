@@ -105,6 +105,9 @@ struct Inner {
     /// provider id → (status code, phone, silent)
     statuses: HashMap<String, (String, String, bool)>,
     by_client_id: HashMap<String, String>,
+    /// Sends of a `client_id` already accepted (generic JSON): answered with the first
+    /// id, not sent again, kept to count the sender's duplicates.
+    repeats: Vec<Received>,
     auto: Option<(String, Report)>,
     next_id: u64,
 }
@@ -186,6 +189,11 @@ impl FakeProvider {
     /// Every accepted send, in order.
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
+    }
+
+    /// Sends of a message already accepted (same `client_id`), in order.
+    pub fn repeats(&self) -> Vec<Received> {
+        self.lock().repeats.clone()
     }
 
     /// Every send request, accepted or not.
@@ -581,6 +589,15 @@ async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value
             })
             .flatten();
         if let Some(id) = existing {
+            inner.repeats.push(Received {
+                provider_id: id.clone(),
+                to: to.clone(),
+                text: message,
+                sender: get("sender"),
+                client_id,
+                callback_url: None,
+                at: std::time::Instant::now(),
+            });
             return json_response(200, json!({"id": id}));
         }
         inner.next_id += 1;
