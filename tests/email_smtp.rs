@@ -253,5 +253,10 @@ async fn the_letter_rides_along_as_a_pdf_attachment(backend: Backend) {
         .split_whitespace()
         .collect();
     assert!(text.contains(&account), "the letter names the account");
+    // The attachment lives in the stored `.eml` only, which the retention purge clears.
+    assert!(
+        common::files(&app.dir.path().join("documents")).is_empty(),
+        "no separate copy of the attached letter is left in the documents store"
+    );
     app.stop().await;
 }

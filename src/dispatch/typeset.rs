@@ -1,6 +1,6 @@
 //! Letters for mail and fax become PDFs before they reach a gateway: typeset off the async
-//! runtime (it is CPU work), and each PDF kept by its SHA-256 in the documents store, the
-//! copy a delivery proof points to.
+//! runtime (it is CPU work), and each mail or fax PDF kept by its SHA-256 in the documents
+//! store, the copy a delivery proof points to.
 
 use std::sync::Arc;
 
@@ -195,9 +195,13 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
     };
     let (pdf, pages) =
         letters::render_counted(&letter, &settings.geometry).map_err(|e| e.to_string())?;
-    documents
-        .store(&pdf, "pdf")
-        .map_err(|e| format!("cannot keep the letter's PDF: {e:#}"))?;
+    // A letter attached to an email is kept inside the stored `.eml` (which the proof shows
+    // and the purge clears); a separate copy would be referenced by nothing and outlive it.
+    if !matches!(outgoing.to, Destination::Email { .. }) {
+        documents
+            .store(&pdf, "pdf")
+            .map_err(|e| format!("cannot keep the letter's PDF: {e:#}"))?;
+    }
     outgoing.content = Rendered::Pdf {
         pdf: Arc::new(pdf),
         pages,

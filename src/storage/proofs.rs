@@ -253,11 +253,15 @@ impl Db {
         })
     }
 
-    /// Whether a message of an intent not yet purged still points to this document.
+    /// Whether a letter, fax or return-receipt scan of an intent not yet purged is this
+    /// document (the predicates match the partial indexes of migration 13).
     pub async fn document_in_use(&self, sha256: &str) -> anyhow::Result<bool> {
         let (n,) = with_pool!(self, pool => sqlx::query_as::<_, (i64,)>(
-            "SELECT COUNT(*) FROM messages m JOIN intents i ON i.id = m.intent_id \
-             WHERE i.purged_at IS NULL AND m.content_sha256 = $1",
+            "SELECT (SELECT COUNT(*) FROM messages m JOIN intents i ON i.id = m.intent_id \
+             WHERE m.content_sha256 = $1 AND m.channel IN ('mail', 'fax') AND i.purged_at IS NULL) \
+             + (SELECT COUNT(*) FROM receipts r JOIN messages m ON m.id = r.message_id \
+             JOIN intents i ON i.id = m.intent_id \
+             WHERE r.evidence_sha256 = $1 AND r.evidence_sha256 IS NOT NULL AND i.purged_at IS NULL)",
         )
         .bind(sha256)
         .fetch_one(pool)
