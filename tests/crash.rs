@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb, example, repo_path};
+use common::{Backend, TestDb, repo_path};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -107,20 +107,7 @@ async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {
         .trim()
         .to_owned();
 
-    // A meter visit: its SMS carries every mandatory field, so it is the legal notice.
-    let mut body = example("meter_visit");
-    let template = body["recipients"][0].clone();
-    body["recipients"] = Value::Array(
-        (0..RECIPIENTS)
-            .map(|i| {
-                let mut r = template.clone();
-                r["account_number"] = json!(format!("{i:010}"));
-                r["channels"] = json!(["sms"]);
-                r["contacts"] = json!({"phone": format!("+7916{i:07}")});
-                r
-            })
-            .collect(),
-    );
+    let body = common::sms_mailing(RECIPIENTS);
     let response = http
         .post(format!("{base}/v1/intents"))
         .bearer_auth(&token)

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_sms::{FakeProvider, Provider, Received};
-use common::{Backend, TestDb, example, repo_path};
+use common::{Backend, TestDb, repo_path};
 use serde_json::{Value, json};
 
 const RECIPIENTS: usize = 20_000;
@@ -162,21 +162,8 @@ fn busiest_second(sends: &[&Received]) -> usize {
 }
 
 fn intent() -> Value {
-    // A meter visit: its SMS carries every mandatory field, so it is the legal notice.
-    let mut body = example("meter_visit");
+    let mut body = common::sms_mailing(RECIPIENTS);
     body["external_id"] = json!("scale-out-20k");
-    let template = body["recipients"][0].clone();
-    body["recipients"] = Value::Array(
-        (0..RECIPIENTS)
-            .map(|i| {
-                let mut r = template.clone();
-                r["account_number"] = json!(format!("{i:010}"));
-                r["channels"] = json!(["sms"]);
-                r["contacts"] = json!({"phone": format!("+7916{i:07}")});
-                r
-            })
-            .collect(),
-    );
     body
 }
 

@@ -16,7 +16,7 @@ pub mod templates;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use vestnik::app::App;
 use vestnik::auth::{self, Role};
@@ -333,6 +333,25 @@ pub fn messages(intent: &Value) -> Vec<&Value> {
 pub fn example(kind: &str) -> Value {
     let text = std::fs::read_to_string(repo_path(&format!("examples/{kind}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// A meter visit to `n` recipients by SMS alone (its SMS carries every mandatory field, so
+/// it is the legal notice), phones `+7916` and the recipient's number.
+pub fn sms_mailing(n: usize) -> Value {
+    let mut body = example("meter_visit");
+    let template = body["recipients"][0].clone();
+    body["recipients"] = Value::Array(
+        (0..n)
+            .map(|i| {
+                let mut r = template.clone();
+                r["account_number"] = json!(format!("{i:010}"));
+                r["channels"] = json!(["sms"]);
+                r["contacts"] = json!({"phone": format!("+7916{i:07}")});
+                r
+            })
+            .collect(),
+    );
+    body
 }
 
 /// Every file under `dir`, recursively, as (path, contents).
