@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 pub use verdict::{Attempted, Verdict, judge};
 
 use crate::ledger::{DeadlineFact, Entry, Fact, Head, Row};
-use crate::storage::{PURGED, ProofIntent, ProofMessage, ProofReceipt, RecipientRow};
+use crate::storage::{MessageRow, PURGED, ProofIntent, ProofMessage, ProofReceipt, RecipientRow};
 
 /// The version of the bundle layout.
 pub const FORMAT: &str = "vestnik-proof/1";
@@ -90,16 +90,16 @@ pub fn build(
         let mine: Vec<&ProofMessage> = sources
             .messages
             .iter()
-            .filter(|m| m.recipient_idx == r.idx)
+            .filter(|m| m.row.recipient_idx == r.idx)
             .collect();
         let (verdict, reason) = judge(
             r.deadline_at,
             &mine
                 .iter()
                 .map(|m| Attempted {
-                    status: &m.status,
-                    legal_step: m.legal_step,
-                    delivered_at: m.delivered_at,
+                    status: &m.row.status,
+                    legal_step: m.row.legal_step,
+                    delivered_at: m.row.delivered_at,
                 })
                 .collect::<Vec<_>>(),
         );
@@ -179,13 +179,14 @@ pub fn build(
 }
 
 fn message_json(
-    m: &ProofMessage,
+    message: &ProofMessage,
     receipts: &[ProofReceipt],
     purged: bool,
     documents: &impl Fn(&str) -> Option<(Vec<u8>, &'static str)>,
     files: &mut Vec<File>,
 ) -> Value {
-    let stored = match (&m.content, &m.content_sha256) {
+    let m = &message.row;
+    let stored = match (&message.content, &m.content_sha256) {
         (Some(bytes), Some(_)) => Some((bytes.clone(), content_extension(m))),
         (None, Some(sha256)) if matches!(m.channel.as_str(), "mail" | "fax") => documents(sha256),
         _ => None,
@@ -257,7 +258,7 @@ fn message_json(
 }
 
 /// The stored bytes' file type: an `.eml`, the outbox's SMS `.json`, or an SMS text.
-fn content_extension(m: &ProofMessage) -> &'static str {
+fn content_extension(m: &MessageRow) -> &'static str {
     match (m.channel.as_str(), m.gateway.as_deref()) {
         ("email", _) => "eml",
         ("sms", Some("outbox")) => "json",

@@ -1,8 +1,8 @@
 //! Reads for proof bundles, and the personal-data purge of finished intents.
 
-use super::RecipientRow;
 use super::ledger::NewEntry;
 use super::{Db, Dialect, with_pool};
+use super::{MessageRow, RecipientRow};
 use crate::ledger::{Fact, Head, Row};
 
 /// The intent as a proof shows it.
@@ -20,22 +20,11 @@ pub struct ProofIntent {
     pub purged_at: Option<i64>,
 }
 
-/// A message with everything a proof shows of it.
+/// A message with everything a proof shows of it: the row, and the exact bytes sent.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProofMessage {
-    pub id: String,
-    pub recipient_idx: i64,
-    pub channel: String,
-    pub status: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub gateway: Option<String>,
-    pub gateway_message_id: Option<String>,
-    pub content_sha256: Option<String>,
-    pub template: Option<String>,
-    pub sent_at: Option<i64>,
-    pub delivered_at: Option<i64>,
-    pub legal_step: Option<i64>,
+    #[sqlx(flatten)]
+    pub row: MessageRow,
     pub content: Option<Vec<u8>>,
 }
 
@@ -117,7 +106,8 @@ impl Db {
             .await?;
             let messages = sqlx::query_as::<_, ProofMessage>(
                 "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-                 content_sha256, template, sent_at, delivered_at, legal_step, content FROM messages \
+                 content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, \
+                 sms_encoding, sms_parts, content FROM messages \
                  WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
                  ORDER BY recipient_idx, legal_step, channel",
             )
