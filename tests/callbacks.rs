@@ -14,7 +14,6 @@ use common::{Backend, example, spawn_app, spawn_app_with};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use vestnik::settings::GatewayName;
 
 both_backends! {
     every_status_change_is_posted_signed_and_retried_until_taken;
@@ -101,14 +100,9 @@ fn visit(external_id: &str, callback_url: &str) -> Value {
 async fn every_status_change_is_posted_signed_and_retried_until_taken(backend: Backend) {
     let (url, received) = receiver(3).await;
     let fake = FakeProvider::start(Provider::GenericJson).await;
-    let base_url = fake.base_url.clone();
-    let secrets = fake.secrets();
+    let wire = fake.wiring();
     let app = spawn_app_with(backend, move |s| {
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = "generic-json".into();
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = base_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
         s.dispatch.lease_secs = 2; // the sweeper (escalation) every half second
         s.callbacks.secret = SECRET.to_owned().into();
         s.callbacks.backoff_base = Duration::from_millis(50);

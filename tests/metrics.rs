@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use common::fake_sms::{FakeProvider, Fault, Provider, Report};
 use common::{Backend, example, spawn_app_with};
 use serde_json::{Value, json};
-use vestnik::settings::GatewayName;
 
 both_backends! {
     metrics_count_intake_sends_errors_receipts_and_deadline_margins;
@@ -32,14 +31,9 @@ fn get(metrics: &HashMap<String, f64>, key: &str) -> f64 {
 
 async fn metrics_count_intake_sends_errors_receipts_and_deadline_margins(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
-    let base_url = fake.base_url.clone();
-    let secrets = fake.secrets();
+    let wire = fake.wiring();
     let app = spawn_app_with(backend, move |s| {
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = "generic-json".into();
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = base_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
     })
     .await;
     fake.auto_report(

@@ -88,15 +88,11 @@ async fn a_full_run_logs_no_raw_personal_data(backend: Backend) {
     capture_logs();
     let sink = SmtpSink::start().await;
     let sms = FakeProvider::start(Provider::GenericJson).await;
-    let (smtp_port, sms_url, secrets) = (sink.port, sms.base_url.clone(), sms.secrets());
+    let (smtp_port, wire) = (sink.port, sms.wiring());
     let app = spawn_app_with(backend, move |s| {
         s.channels.email = GatewayName::Smtp;
         s.smtp.port = smtp_port;
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = "generic-json".into();
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = sms_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
         s.dispatch.lease_secs = 2;
     })
     .await;

@@ -9,7 +9,6 @@ use chrono::{Days, Utc};
 use common::fake_sms::{FakeProvider, Provider};
 use common::{Backend, TestApp, example, spawn_app_with};
 use serde_json::{Value, json};
-use vestnik::settings::GatewayName;
 
 both_backends! {
     an_urgent_notice_overtakes_a_big_mailing_due_later;
@@ -77,13 +76,9 @@ async fn accept(app: &TestApp, days: u64, n: usize, tag: &str) {
 
 async fn an_urgent_notice_overtakes_a_big_mailing_due_later(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
-    let (base_url, secrets) = (fake.base_url.clone(), fake.secrets());
+    let wire = fake.wiring();
     let app = spawn_app_with(backend, move |s| {
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = "generic-json".into();
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = base_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
         // Jobs of 25 recipients: a worker holds little, so what it takes next matters.
         s.dispatch.batch_size = 25;
     })

@@ -8,7 +8,6 @@ use std::time::Duration;
 use common::fake_sms::{FakeProvider, Fault, Provider, Report, Signing};
 use common::{Backend, TestApp, example, spawn_app_clocked, spawn_app_with};
 use serde_json::{Value, json};
-use vestnik::settings::GatewayName;
 
 both_backends! {
     an_sms_is_delivered_through_each_provider_and_its_report_recorded;
@@ -18,16 +17,10 @@ both_backends! {
     a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring;
 }
 
-async fn app_with(backend: Backend, fake: &FakeProvider, profile: &str) -> TestApp {
-    let base_url = fake.base_url.clone();
-    let secrets = fake.secrets();
-    let profile = profile.to_owned();
+async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
+    let wire = fake.wiring();
     spawn_app_with(backend, move |s| {
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = profile;
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = base_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
         s.dispatch.lease_secs = 2; // sweeps (and escalation) every half second
     })
     .await
@@ -51,7 +44,7 @@ async fn an_sms_is_delivered_through_each_provider_and_its_report_recorded(backe
     for provider in Provider::ALL {
         let fake = FakeProvider::start(provider).await;
         let profile = provider.profile_file().trim_end_matches(".toml").to_owned();
-        let app = app_with(backend, &fake, &profile).await;
+        let app = app_with(backend, &fake).await;
         fake.auto_report(
             format!("{}/v1/receipts/{profile}", app.base),
             Report::Delivered,
@@ -96,7 +89,7 @@ async fn an_sms_is_delivered_through_each_provider_and_its_report_recorded(backe
 
 async fn forged_duplicate_early_and_unknown_reports_are_handled(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
-    let app = app_with(backend, &fake, "generic-json").await;
+    let app = app_with(backend, &fake).await;
     let url = format!("{}/v1/receipts/generic-json", app.base);
     let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
     let id = accepted["id"].as_str().unwrap();
@@ -165,7 +158,7 @@ async fn forged_duplicate_early_and_unknown_reports_are_handled(backend: Backend
 
 async fn provider_faults_are_retried_or_failed_and_escalate(backend: Backend) {
     let fake = FakeProvider::start(Provider::SmsRu).await;
-    let app = app_with(backend, &fake, "smsru").await;
+    let app = app_with(backend, &fake).await;
     // Two transient faults (HTTP 500, then a malformed answer), then acceptance.
     fake.fail_next(1, Fault::Http500);
     fake.fail_next(1, Fault::Malformed);
@@ -207,13 +200,9 @@ async fn an_sms_without_a_report_for_72_hours_becomes_unconfirmed(backend: Backe
             .unwrap()
             .into(),
     );
-    let (base_url, secrets) = (fake.base_url.clone(), fake.secrets());
+    let wire = fake.wiring();
     let app = spawn_app_clocked(backend, clock.clone(), move |s| {
-        s.channels.sms = GatewayName::Profile;
-        s.sms.profile = "generic-json".into();
-        s.sms.profiles_dir = common::repo_path("channels");
-        s.sms.base_url = base_url;
-        s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        wire(s);
         s.dispatch.lease_secs = 2;
     })
     .await;
@@ -258,15 +247,9 @@ async fn an_sms_without_a_report_for_72_hours_becomes_unconfirmed(backend: Backe
 async fn a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring(backend: Backend) {
     for provider in [Provider::SmsRu, Provider::Smsc, Provider::SmsAero] {
         let fake = FakeProvider::start(provider).await;
-        let profile = provider.profile_file().trim_end_matches(".toml").to_owned();
-        let base_url = fake.base_url.clone();
-        let secrets = fake.secrets();
+        let wire = fake.wiring();
         let app = spawn_app_with(backend, move |s| {
-            s.channels.sms = GatewayName::Profile;
-            s.sms.profile = profile;
-            s.sms.profiles_dir = common::repo_path("channels");
-            s.sms.base_url = base_url;
-            s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+            wire(s);
             s.sms.poll_every = Duration::from_millis(300);
             s.dispatch.lease_secs = 2;
         })

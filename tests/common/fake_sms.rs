@@ -163,6 +163,20 @@ impl FakeProvider {
         }
     }
 
+    /// Points Vestnik's SMS channel at this fake, through the shipped profile it stands in
+    /// for: apply it in a `spawn_app_with` tweak.
+    pub fn wiring(&self) -> impl FnOnce(&mut vestnik::settings::Settings) + Send + 'static {
+        let profile = self.provider.profile_file().trim_end_matches(".toml");
+        let (base_url, secrets) = (self.base_url.clone(), self.secrets());
+        move |s| {
+            s.channels.sms = vestnik::settings::GatewayName::Profile;
+            s.sms.profile = profile.to_owned();
+            s.sms.profiles_dir = super::repo_path("channels");
+            s.sms.base_url = base_url;
+            s.sms.secrets = secrets.into_iter().map(|(k, v)| (k, v.into())).collect();
+        }
+    }
+
     /// The secrets the shipped profiles reference, with the values this fake accepts.
     pub fn secrets(&self) -> HashMap<String, String> {
         [
