@@ -89,13 +89,7 @@ struct Inner {
 pub struct FakeFax {
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeFax {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: super::Loopback,
 }
 
 impl FakeFax {
@@ -104,17 +98,12 @@ impl FakeFax {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake fax server");
-        });
+        let server = super::Loopback::serve(app).await;
+        let base_url = format!("http://{}", server.addr);
         FakeFax {
             base_url,
             inner,
-            server,
+            _server: server,
         }
     }
 

@@ -117,13 +117,7 @@ struct Inner {
 pub struct FakeMail {
     pub base_url: String,
     inner: Arc<Mutex<Inner>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeMail {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: super::Loopback,
 }
 
 impl FakeMail {
@@ -132,17 +126,12 @@ impl FakeMail {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let base_url = format!("http://{}/v1", listener.local_addr().expect("address"));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake mail server");
-        });
+        let server = super::Loopback::serve(app).await;
+        let base_url = format!("http://{}/v1", server.addr);
         FakeMail {
             base_url,
             inner,
-            server,
+            _server: server,
         }
     }
 

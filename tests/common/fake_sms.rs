@@ -122,13 +122,7 @@ pub struct FakeProvider {
     /// Put this in the profile's `base_url`.
     pub base_url: String,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeProvider {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: super::Loopback,
 }
 
 const SMSRU_API_ID: &str = "fake-smsru-api-id";
@@ -148,18 +142,13 @@ impl FakeProvider {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake SMS server");
-        });
+        let server = super::Loopback::serve(app).await;
+        let base_url = format!("http://{}", server.addr);
         FakeProvider {
             provider,
             base_url,
             shared,
-            server,
+            _server: server,
         }
     }
 

@@ -335,6 +335,31 @@ pub fn example(kind: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// An axum app served on a free loopback port until dropped: the fake gateways' server.
+pub struct Loopback {
+    pub addr: std::net::SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Loopback {
+    pub async fn serve(app: axum::Router) -> Loopback {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("loopback address");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("fake server");
+        });
+        Loopback { addr, server }
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
 /// A meter visit to `n` recipients by SMS alone (its SMS carries every mandatory field, so
 /// it is the legal notice), phones `+7916` and the recipient's number.
 pub fn sms_mailing(n: usize) -> Value {
