@@ -27,9 +27,11 @@ use crate::templates::Renderer;
 use crate::templates::context::{self, IntentContext, RecipientContext};
 
 mod holds;
+mod lease;
 mod live;
 mod typeset;
 
+use lease::LeaseRenewal;
 pub use live::LiveTemplates;
 
 pub struct Dispatcher {
@@ -469,30 +471,6 @@ impl Dispatcher {
         }
         cache.insert(id.to_owned(), cached.clone());
         Ok(cached)
-    }
-}
-
-/// Keeps a claim's lease fresh while its job works (a slow gateway can take longer than
-/// one lease); stops when dropped.
-struct LeaseRenewal(tokio::task::JoinHandle<()>);
-
-impl LeaseRenewal {
-    fn start(db: Db, clock: Clock, claim_id: String, lease: Duration) -> Self {
-        Self(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                let until = clock.now_ms() + lease.as_millis() as i64;
-                if let Err(e) = db.renew_lease(&claim_id, until).await {
-                    warn!(error = format!("{e:#}"), "lease renewal failed");
-                }
-            }
-        }))
-    }
-}
-
-impl Drop for LeaseRenewal {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
