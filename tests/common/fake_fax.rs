@@ -23,7 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
+use sha1::Sha1;
 
 pub const API_KEY: &str = "fake-phaxio-key";
 pub const API_SECRET: &str = "fake-phaxio-secret";
@@ -294,18 +294,10 @@ async fn post_webhook(url: &str, fields: &[(String, String)], signing: Signing) 
 }
 
 fn hmac_sha1(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    k[..key.len()].copy_from_slice(key); // keys here are shorter than a block
-    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
-    let inner = Sha1::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha1::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .to_vec()
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha1>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
 }
 
 fn answer(status: u16, body: Value) -> Response {

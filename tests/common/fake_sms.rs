@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
@@ -279,19 +279,10 @@ fn now() -> u64 {
 }
 
 fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
-    let mut k = [0u8; 64];
-    k[..key.len()].copy_from_slice(key); // keys here are shorter than a block
-    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    hex::encode(
-        Sha256::new()
-            .chain_update(pad(0x5c))
-            .chain_update(inner)
-            .finalize(),
-    )
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 async fn post_report(
