@@ -108,14 +108,24 @@ impl App {
                 run.await
             }
         });
-        info!(address = %listener.local_addr()?, "serving the API");
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("HTTP server failed")?;
+        let served = self.serve_api(listener, shutdown.clone()).await;
         shutdown.cancel();
         worker.await.context("worker task panicked")??;
-        Ok(())
+        served
+    }
+
+    /// Serves the API alone until `shutdown` is cancelled; `vestnik worker` processes
+    /// deliver what it accepts.
+    pub async fn serve_api(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        info!(address = %listener.local_addr()?, "serving the API");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("HTTP server failed")
     }
 
     /// Runs only the worker until `shutdown` completes.

@@ -43,6 +43,10 @@ enum Command {
         /// Address to listen on (overrides server.listen).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Serve the API only, for instances behind a load balancer while `vestnik worker`
+        /// processes deliver.
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Run a worker only (scale-out: many workers share one PostgreSQL).
     Worker,
@@ -172,7 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut settings = Settings::load(cli.config.as_deref())?;
     match command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, no_worker } => {
             if let Some(listen) = listen {
                 settings.server.listen = listen;
             }
@@ -189,7 +193,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 termination_signal().await;
                 trigger.cancel();
             });
-            app.serve(listener, shutdown).await
+            if no_worker {
+                app.serve_api(listener, shutdown).await
+            } else {
+                app.serve(listener, shutdown).await
+            }
         }
         Command::Worker => App::build(settings).await?.work(termination_signal()).await,
         Command::Deadline {
