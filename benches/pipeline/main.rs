@@ -30,8 +30,8 @@
 //! `VESTNIK_BENCH_EMAIL_RECIPIENTS` (default 5,000: lettre does not set TCP_NODELAY and
 //! writes the message and its final dot separately, so every message waits for a delayed
 //! ACK, about 40 ms, and the default pool of 4 connections sends ~100 emails/s), `VESTNIK_BENCH_PEER_MESSAGES`
-//! (default 20,000), `VESTNIK_BENCH_PEER_CONCURRENCY` (default 64, the in-flight limit
-//! Vestnik's gateway gets), `VESTNIK_BENCH_PG_URL` (default
+//! (default 20,000), `VESTNIK_BENCH_PEER_CONCURRENCY` (jobs a peer runs at once, default
+//! 16: each may hold a PostgreSQL connection, and 64 exhausted the server's 100), `VESTNIK_BENCH_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`; a database is created per scenario and
 //! dropped), `VESTNIK_BENCH_KEEP=1` keeps temp dirs (logs, configs, SQLite files) and
 //! databases. Other `VESTNIK_*` variables reach the Vestnik processes as settings.
@@ -160,7 +160,7 @@ fn main() {
     let n = env_count("VESTNIK_BENCH_RECIPIENTS", 100_000);
     let n_email = env_count("VESTNIK_BENCH_EMAIL_RECIPIENTS", 5_000);
     let n_peer = env_count("VESTNIK_BENCH_PEER_MESSAGES", 20_000);
-    let peer_concurrency = env_count("VESTNIK_BENCH_PEER_CONCURRENCY", 64);
+    let peer_concurrency = env_count("VESTNIK_BENCH_PEER_CONCURRENCY", 16);
     // `cargo bench` passes `--bench`; any other argument selects scenarios by name.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filters: Vec<String> = args

@@ -6,7 +6,7 @@
 //! `<script> --database-url URL --gateway http://127.0.0.1:PORT --token TOKEN --count N
 //! --concurrency C --template templates/meter_visit/sms.hbs --event FILE`, printing one
 //! JSON line `{"peer","version","messages","enqueue_seconds","seconds","per_sec","p50_ms",
-//! "p99_ms","concurrency"}`. A peer that is not installed or fails gives a row saying so;
+//! "p99_ms","concurrency"}`; both scripts also take `--timeout-secs`. A peer that is not installed or fails gives a row saying so;
 //! it never fails the Vestnik part.
 
 use std::path::{Path, PathBuf};
@@ -20,8 +20,10 @@ use crate::gateway::{self, Gateway};
 use crate::processes::{PgDatabase, Process, pg_admin_url};
 use crate::report::Row;
 
-/// Give a peer this long to enqueue and work off its messages.
-const PEER_BUDGET: Duration = Duration::from_secs(15 * 60);
+/// A peer gives up (`--timeout-secs`) after this long, and is stopped a little later: a
+/// peer stuck retrying (e.g. out of database connections) must not eat the bench's time.
+const PEER_TIMEOUT: Duration = Duration::from_secs(300);
+const PEER_BUDGET: Duration = Duration::from_secs(330);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
@@ -142,7 +144,9 @@ async fn try_run(
         .arg("--template")
         .arg("templates/meter_visit/sms.hbs")
         .arg("--event")
-        .arg(event);
+        .arg(event)
+        .arg("--timeout-secs")
+        .arg(PEER_TIMEOUT.as_secs().to_string());
     let name = peer.label().to_lowercase();
     let process = Process::spawn(&name, cmd, dir)?;
     let log = dir.join(format!("{name}.log"));
