@@ -112,3 +112,45 @@ pub fn pg_version(admin_url: &str) -> Option<String> {
         .ok()
         .map(|v| format!("PostgreSQL {}", v.split_whitespace().next().unwrap_or("?")))
 }
+
+/// CPU time so far of each PostgreSQL backend serving database `name`, by pid: the
+/// backends' command lines read `postgres: <cluster>: <user> <database> <client> …`. The
+/// server's shared processes (WAL writer, checkpointer) are not counted.
+pub fn pg_backends_cpu(name: &str) -> std::collections::HashMap<u32, Duration> {
+    let mut cpu = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return cpu;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.starts_with("postgres: ")
+            && cmdline.split_whitespace().any(|w| w == name)
+            && let Ok(t) = process_cpu(pid)
+        {
+            cpu.insert(pid, t);
+        }
+    }
+    cpu
+}
+
+/// CPU the backends used between two [`pg_backends_cpu`] readings (a backend that started
+/// in between counts from zero; one that ended in between is lost, hence "at least").
+pub fn cpu_between(
+    before: &std::collections::HashMap<u32, Duration>,
+    after: &std::collections::HashMap<u32, Duration>,
+) -> Duration {
+    after
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or_default()))
+        .sum()
+}

@@ -311,6 +311,10 @@ impl PgDatabase {
         })
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn size(&self) -> Result<u64> {
         let out = psql(
             &self.admin_url,

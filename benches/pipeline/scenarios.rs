@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::gateway::Gateway;
 use crate::measure::{
-    busy_fraction, file_size, machine_ticks, own_cpu, percentile, process_cpu, vm_hwm_kib,
+    busy_fraction, cpu_between, file_size, machine_ticks, own_cpu, percentile, pg_backends_cpu,
+    process_cpu, vm_hwm_kib,
 };
 use crate::processes::{Gateways, PgDatabase, Process, free_port, pg_admin_url, write_config};
 use crate::report::Row;
@@ -60,6 +61,15 @@ impl Database {
         match self {
             Database::Sqlite(file) => format!("sqlite://{}", file.display()),
             Database::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// CPU of its PostgreSQL backends so far, by pid (empty on SQLite, which runs inside
+    /// the Vestnik process and is counted there).
+    fn backends_cpu(&self) -> std::collections::HashMap<u32, Duration> {
+        match self {
+            Database::Sqlite(_) => Default::default(),
+            Database::Postgres(db) => pg_backends_cpu(db.name()),
         }
     }
 
@@ -283,6 +293,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
 
     let db_before = cluster.database.bytes()?;
     let cpu0 = cluster.cpu()?;
+    let pg0 = cluster.database.backends_cpu();
     let own0 = own_cpu();
     let busy0 = machine_ticks()?;
     let t0 = Instant::now();
@@ -301,6 +312,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
 
     let mut all_sent = None;
     let mut cpu_sent = Duration::ZERO;
+    let mut pg_sent = Duration::ZERO;
     let mut last_progress = Instant::now();
     let all_delivered = loop {
         cluster.check_alive()?;
@@ -318,6 +330,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
         if all_sent.is_none() && sent == messages {
             all_sent = Some(at);
             cpu_sent = cluster.cpu()?;
+            pg_sent = cpu_between(&pg0, &cluster.database.backends_cpu());
             eprintln!(
                 "all {messages} sent {:.2} s after POST start ({:.0} msg/s)",
                 at.as_secs_f64(),
@@ -398,6 +411,12 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
     )];
     if repeats > 0 {
         notes.push(format!("{repeats} sends repeated"));
+    }
+    if spec.backend == Backend::Postgres {
+        notes.push(format!(
+            "PostgreSQL backends {:.1} s CPU until all sent",
+            pg_sent.as_secs_f64()
+        ));
     }
     notes.push(format!(
         "machine {:.0}% busy; bench process (fake gateway, SMTP sink, client) {:.1} s CPU",
