@@ -64,7 +64,7 @@ fn recipient(i: usize, channel: Channel, phone: &str) -> Value {
     ];
     let (surname_m, surname_f) = SURNAMES[i % SURNAMES.len()];
     let (patr_m, patr_f) = PATRONYMICS[(i / 7) % PATRONYMICS.len()];
-    let name = if i % 2 == 0 {
+    let name = if i.is_multiple_of(2) {
         format!("{surname_m} {} {patr_m}", MEN[(i / 3) % MEN.len()])
     } else {
         format!("{surname_f} {} {patr_f}", WOMEN[(i / 3) % WOMEN.len()])
