@@ -209,9 +209,8 @@ impl Dialect for sqlx::Sqlite {
              sms_parts = COALESCE(v.column13, messages.sms_parts), \
              content = COALESCE(v.column14, messages.content) \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' \
-             AND messages.claim_id = ${} RETURNING id, intent_id, channel, attempts",
-            messages::values_placeholders(rows),
-            rows * messages::OUTCOME_COLUMNS + 1
+             AND messages.claim_id = ? RETURNING id, intent_id, channel, attempts",
+            messages::values_placeholders(rows, false),
         )
     }
 }
@@ -257,7 +256,7 @@ impl Dialect for sqlx::Postgres {
              template, sent_at, next_attempt_at, updated_at, refund, sms_encoding, sms_parts, content) \
              WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${} \
              RETURNING m.id, m.intent_id, m.channel, m.attempts",
-            messages::values_placeholders(rows),
+            messages::values_placeholders(rows, true),
             rows * messages::OUTCOME_COLUMNS + 1
         )
     }
