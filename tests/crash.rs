@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb, repo_path};
+use common::{Backend, Spawned, TestDb, repo_path};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -16,29 +16,8 @@ both_backends! {
 
 const RECIPIENTS: usize = 20_000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The server process, killed if the test ends without stopping it (a failed assertion
-/// must not leave it running and writing into a deleted directory).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn start(dir: &Path, db_url: &str, port: u16) -> Server {
-    Server(start_child(dir, db_url, port))
+fn start(dir: &Path, db_url: &str, port: u16) -> Spawned {
+    Spawned(start_child(dir, db_url, port))
 }
 
 fn start_child(dir: &Path, db_url: &str, port: u16) -> Child {
@@ -96,7 +75,7 @@ fn outbox_count(dir: &Path) -> usize {
 async fn sigkill_mid_dispatch_loses_no_accepted_recipient(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(backend, dir.path()).await;
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = common::http_client();
 

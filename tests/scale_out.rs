@@ -9,11 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_sms::{FakeProvider, Provider, Received};
-use common::{Backend, TestDb, repo_path};
+use common::{Backend, Spawned, TestDb, repo_path};
 use serde_json::{Value, json};
 
 const RECIPIENTS: usize = 20_000;
@@ -23,26 +23,6 @@ const WORKERS: usize = 3;
 /// Each worker's settings: what bounds the messages it can hold unrecorded.
 const BATCH: usize = 50;
 const CONCURRENCY: usize = 4;
-
-/// A process killed if the test ends without stopping it.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The shipped generic-JSON profile with the test's rate limit.
 fn profiles_dir(dir: &Path) -> PathBuf {
@@ -119,9 +99,9 @@ fn config(dir: &Path, db_url: &str, fake: &FakeProvider, sender: &str) -> PathBu
 
 /// Runs `vestnik --config <config> <args>` from the repository root, where the shipped
 /// config's relative paths (templates, calendar, policies) lead.
-fn vestnik(config: &Path, args: &[&str], log: &Path) -> Process {
+fn vestnik(config: &Path, args: &[&str], log: &Path) -> Spawned {
     let log = std::fs::File::create(log).unwrap();
-    Process(
+    Spawned(
         Command::new(env!("CARGO_BIN_EXE_vestnik"))
             .arg("--config")
             .arg(config)
@@ -175,7 +155,7 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let http = common::http_client();
 
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let api_config = config(dir, &db.url, &fake, "API");
     let api_log = dir.join("api.log");
@@ -213,7 +193,7 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
         .trim()
         .to_owned();
 
-    let mut workers: Vec<(String, PathBuf, Process)> = (1..=WORKERS)
+    let mut workers: Vec<(String, PathBuf, Spawned)> = (1..=WORKERS)
         .map(|n| {
             let name = format!("W{n}");
             let log = dir.join(format!("{name}.log"));
@@ -350,7 +330,7 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
     terminate("API", &mut api);
 }
 
-fn terminate(name: &str, process: &mut Process) {
+fn terminate(name: &str, process: &mut Spawned) {
     if process.0.try_wait().unwrap().is_some() {
         return;
     }

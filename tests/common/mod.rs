@@ -360,6 +360,28 @@ impl Drop for Loopback {
     }
 }
 
+/// A child process (the real `vestnik` binary) killed if the test ends without stopping
+/// it: a failed assertion must not leave it running and writing into a deleted directory.
+pub struct Spawned(pub std::process::Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A meter visit to `n` recipients by SMS alone (its SMS carries every mandatory field, so
 /// it is the legal notice), phones `+7916` and the recipient's number.
 pub fn sms_mailing(n: usize) -> Value {
