@@ -29,7 +29,7 @@
 //! Environment: `VESTNIK_BENCH_RECIPIENTS` (N, default 100,000),
 //! `VESTNIK_BENCH_EMAIL_RECIPIENTS` (default 5,000: lettre does not set TCP_NODELAY and
 //! writes the message and its final dot separately, so every message waits for a delayed
-//! ACK, about 40 ms, and the default pool of 4 connections sends ~100 emails/s), `VESTNIK_BENCH_PEER_MESSAGES`
+//! ACK, about 40 ms, and the default pool of 16 connections sends ~340 emails/s), `VESTNIK_BENCH_PEER_MESSAGES`
 //! (default 20,000), `VESTNIK_BENCH_PEER_CONCURRENCY` (jobs a peer runs at once, default
 //! 16: each may hold a PostgreSQL connection, and 64 exhausted the server's 100), `VESTNIK_BENCH_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`; a database is created per scenario and
