@@ -49,7 +49,7 @@ def parse_args():
     p.add_argument("--batch-size", type=int, default=10_000)
     # Procrastinate workers sharing --concurrency: one worker fetches jobs one at a time, so
     # a single worker is bound by that loop's round trips (see ../README.md, "Tuning").
-    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--workers", type=int, default=8)
     return p.parse_args()
 
 
