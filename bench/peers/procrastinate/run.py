@@ -38,6 +38,11 @@ def phone_ru(_this, s):
     return f"+7 ({m[1]}) {m[2]}-{m[3]}-{m[4]}" if m else str(s)
 
 
+def redact_phones(record: logging.LogRecord) -> bool:
+    record.msg, record.args = re.sub(r"\+\d{7,}", "+<phone>", record.getMessage()), ()
+    return True
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("--database-url", "--gateway", "--token", "--template", "--event"):
@@ -185,6 +190,8 @@ def main():
     args = parse_args()
     # Procrastinate logs every job at INFO; only problems go to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # A job that fails for good is logged with its arguments, the phone among them.
+    logging.getLogger().handlers[0].addFilter(redact_phones)
     # It warns that the App lives in __main__, which matters only to its CLI (unused here).
     logging.getLogger("procrastinate.blueprints").setLevel(logging.ERROR)
     try:
