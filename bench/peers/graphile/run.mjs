@@ -15,7 +15,7 @@ const { values: opt } = parseArgs({
     gateway: { type: "string" },
     token: { type: "string" },
     count: { type: "string" },
-    concurrency: { type: "string", default: "16" },
+    concurrency: { type: "string", default: "8" },
     template: { type: "string" },
     event: { type: "string" },
     "timeout-secs": { type: "string", default: "600" },
