@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the peers that benches/pipeline.rs compares Vestnik with (see README.md here):
+# Installs the peers that benches/pipeline/ compares Vestnik with (see README.md here):
 #   graphile-worker: bench/peers/graphile/node_modules, from the committed package-lock.json;
 #   Procrastinate:   ${CARGO_TARGET_DIR:-target}/bench-peers-venv, from requirements.txt.
 # Every version is pinned. A stamp (the hash of what was installed from) makes a second run

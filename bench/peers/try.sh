@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One peer by hand, as benches/pipeline.rs runs it: a fresh database, the fake gateway on a
+# One peer by hand, as benches/pipeline/ runs it: a fresh database, the fake gateway on a
 # free loopback port, the peer's JSON line on stdout, then a check that the gateway got N
 # messages with one text (every recipient's SMS reads the same), and the database dropped.
 #   bench/peers/try.sh graphile|procrastinate [N=20000] [CONCURRENCY=16] [peer options...]

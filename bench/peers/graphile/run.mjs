@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Peer for benches/pipeline.rs: Vestnik's SMS workload on graphile-worker (see ../README.md).
+// Peer for benches/pipeline/: Vestnik's SMS workload on graphile-worker (see ../README.md).
 // One JSON line on stdout, diagnostics on stderr; phones are never logged.
 import { readFileSync } from "node:fs";
 import http from "node:http";

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peer for benches/pipeline.rs: Vestnik's SMS workload on Procrastinate (see ../README.md).
+"""Peer for benches/pipeline/: Vestnik's SMS workload on Procrastinate (see ../README.md).
 
 One JSON line on stdout, diagnostics on stderr; phones are never logged.
 """
