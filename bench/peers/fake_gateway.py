@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A fake SMS gateway for trying the peers by hand; benches/pipeline.rs starts its own.
+"""A fake SMS gateway for trying the peers by hand; benches/pipeline/ starts its own.
 
 It is also the contract both peers are written against, the same as
 channels/generic-json.toml's:
