@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde_json::Value;
 
 use std::collections::HashMap;
 
@@ -99,7 +98,7 @@ impl Dispatcher {
             letters: self.letters.clone(),
             documents: self.documents.clone(),
             executor: (intent.kind == IntentKind::AppealReply)
-                .then(|| executor(&intent.event))
+                .then(|| Executor::from_event(&intent.event))
                 .flatten(),
         };
         let number_base = format!("{}{}", shared.letters.number_prefix, intent.external_id);
@@ -170,19 +169,13 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
         },
         Destination::Fax { number, name } => RecipientBlock {
             name: name.clone(),
-            address: format!("факс {}", phone(number)),
+            address: format!("факс {}", letters::phone(number)),
             postcode: String::new(),
         },
         Destination::Phone(_) => return Err("a letter does not go by SMS".into()),
     };
     let letter = Letter {
-        sender: Sender {
-            name: org.name.clone(),
-            address: org.address.clone(),
-            phone: phone(&org.phone),
-            email: org.email.clone(),
-            website: org.website.clone(),
-        },
+        sender: Sender::of(org),
         outgoing_number,
         date,
         recipient,
@@ -207,18 +200,4 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
         pages,
     };
     Ok(outgoing)
-}
-
-/// The executor line of an appeal reply ("Исп. …, тел. …").
-fn executor(event: &Value) -> Option<Executor> {
-    let executor = event.get("executor")?;
-    Some(Executor {
-        name: executor.get("full_name")?.as_str()?.to_owned(),
-        phone: phone(executor.get("phone")?.as_str()?),
-    })
-}
-
-/// A phone as letters print it; kept as given when it does not parse.
-fn phone(number: &str) -> String {
-    crate::templates::helpers::phone_ru(number).unwrap_or_else(|_| number.to_owned())
 }

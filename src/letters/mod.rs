@@ -95,6 +95,35 @@ pub struct Executor {
     pub phone: String,
 }
 
+impl Sender {
+    /// The organisation as every letter's sender block.
+    pub fn of(org: &crate::settings::Organization) -> Sender {
+        Sender {
+            name: org.name.clone(),
+            address: org.address.clone(),
+            phone: phone(&org.phone),
+            email: org.email.clone(),
+            website: org.website.clone(),
+        }
+    }
+}
+
+impl Executor {
+    /// The executor an appeal reply's event names (`executor.full_name`, `.phone`).
+    pub fn from_event(event: &serde_json::Value) -> Option<Executor> {
+        let executor = event.get("executor")?;
+        Some(Executor {
+            name: executor.get("full_name")?.as_str()?.to_owned(),
+            phone: phone(executor.get("phone")?.as_str()?),
+        })
+    }
+}
+
+/// A phone as letters print it; kept as given when it does not parse.
+pub fn phone(number: &str) -> String {
+    crate::templates::helpers::phone_ru(number).unwrap_or_else(|_| number.to_owned())
+}
+
 /// Why a letter could not be rendered. Every variant is a property of the input (or of the
 /// geometry setting), so retrying the same letter will fail the same way.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -17,7 +17,7 @@ use crate::letters::{self, Letter, RecipientBlock, Sender, Signatory};
 use crate::templates::check::{self, Candidate, SmsReport};
 use crate::templates::sample::{RawSample, Sample};
 use crate::templates::set::{Parts, TemplateChannel, TemplateKey};
-use crate::templates::{Rendered, helpers, render_one};
+use crate::templates::{Rendered, render_one};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,7 +187,6 @@ async fn stored_parts(
 fn typeset(state: &AppState, sample: &Sample, body: &str) -> Result<Vec<u8>, ApiError> {
     let org = &state.settings.organization;
     let settings = &state.settings.letters;
-    let phone = |n: &str| helpers::phone_ru(n).unwrap_or_else(|_| n.to_owned());
     let recipient = sample.recipient();
     let (address, postcode) = recipient
         .contacts
@@ -195,20 +194,8 @@ fn typeset(state: &AppState, sample: &Sample, body: &str) -> Result<Vec<u8>, Api
         .as_ref()
         .map(|a| (a.address.clone(), a.postcode.clone()))
         .unwrap_or_else(|| ("(адрес получателя)".into(), String::new()));
-    let executor = sample.event().get("executor").and_then(|e| {
-        Some(letters::Executor {
-            name: e.get("full_name")?.as_str()?.to_owned(),
-            phone: phone(e.get("phone")?.as_str()?),
-        })
-    });
     let letter = Letter {
-        sender: Sender {
-            name: org.name.clone(),
-            address: org.address.clone(),
-            phone: phone(&org.phone),
-            email: org.email.clone(),
-            website: org.website.clone(),
-        },
+        sender: Sender::of(org),
         outgoing_number: format!("{}ПРОСМОТР", settings.number_prefix),
         date: state
             .clock
@@ -225,7 +212,7 @@ fn typeset(state: &AppState, sample: &Sample, body: &str) -> Result<Vec<u8>, Api
             position: settings.signatory_position.clone(),
             name: settings.signatory_name.clone(),
         },
-        executor,
+        executor: letters::Executor::from_event(sample.event()),
     };
     letters::render(&letter, &settings.geometry).map_err(|e| {
         ApiError::Invalid(vec![crate::validation::FieldError {
