@@ -44,6 +44,7 @@
 
 pub mod encoding;
 mod gateway;
+mod multipart;
 pub mod profile;
 mod receipt;
 mod request;
