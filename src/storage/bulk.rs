@@ -41,43 +41,81 @@ pub async fn sqlite_insert(
     messages: &MessageColumns,
 ) -> sqlx::Result<()> {
     let n = recipients.idx.len();
-    for start in (0..n).step_by(SQLITE_CHUNK) {
-        let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, deadline_at, created_at) ",
-        );
-        qb.push_values(start..(start + SQLITE_CHUNK).min(n), |mut b, i| {
-            b.push_bind(intent_id)
-                .push_bind(recipients.idx[i])
-                .push_bind(&recipients.account_number[i])
-                .push_bind(&recipients.customer_type[i])
-                .push_bind(&recipients.time_zone[i])
-                .push_bind(&recipients.details[i])
-                .push_bind(recipients.deadline_at[i])
-                .push_bind(now);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
     let m = messages.id.len();
-    for start in (0..m).step_by(SQLITE_CHUNK) {
-        let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
-             legal_step, confirm_within_ms, created_at, updated_at) ",
+    let mut statements = (0..n)
+        .step_by(SQLITE_CHUNK)
+        .map(|start| Rows::Recipients(start..(start + SQLITE_CHUNK).min(n)))
+        .chain(
+            (0..m)
+                .step_by(SQLITE_CHUNK)
+                .map(|start| Rows::Messages(start..(start + SQLITE_CHUNK).min(m))),
         );
-        qb.push_values(start..(start + SQLITE_CHUNK).min(m), |mut b, i| {
-            b.push_bind(&messages.id[i])
-                .push_bind(intent_id)
-                .push_bind(messages.recipient_idx[i])
-                .push_bind(&messages.channel[i])
-                .push_bind(&messages.status[i])
-                .push_bind(messages.next_attempt_at[i])
-                .push_bind(messages.legal_step[i])
-                .push_bind(messages.confirm_within_ms[i])
-                .push_bind(now)
-                .push_bind(now);
+    let build = |rows: Rows| rows.insert(intent_id, now, recipients, messages);
+    // Each statement is built (binding ~10,000 values) while the one before executes on
+    // SQLite's thread: the two take turns otherwise.
+    let mut next = statements.next().map(build);
+    while let Some(mut query) = next.take() {
+        let (done, built) = futures::join!(query.build().execute(&mut **tx), async {
+            statements.next().map(build)
         });
-        qb.build().execute(&mut **tx).await?;
+        done?;
+        next = built;
     }
     Ok(())
+}
+
+/// The rows of one multi-row INSERT.
+enum Rows {
+    Recipients(std::ops::Range<usize>),
+    Messages(std::ops::Range<usize>),
+}
+
+impl Rows {
+    fn insert<'a>(
+        self,
+        intent_id: &'a str,
+        now: i64,
+        recipients: &'a RecipientColumns,
+        messages: &'a MessageColumns,
+    ) -> sqlx::QueryBuilder<Sqlite> {
+        match self {
+            Rows::Recipients(range) => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, deadline_at, created_at) ",
+                );
+                qb.push_values(range, |mut b, i| {
+                    b.push_bind(intent_id)
+                        .push_bind(recipients.idx[i])
+                        .push_bind(&recipients.account_number[i])
+                        .push_bind(&recipients.customer_type[i])
+                        .push_bind(&recipients.time_zone[i])
+                        .push_bind(&recipients.details[i])
+                        .push_bind(recipients.deadline_at[i])
+                        .push_bind(now);
+                });
+                qb
+            }
+            Rows::Messages(range) => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
+                     legal_step, confirm_within_ms, created_at, updated_at) ",
+                );
+                qb.push_values(range, |mut b, i| {
+                    b.push_bind(&messages.id[i])
+                        .push_bind(intent_id)
+                        .push_bind(messages.recipient_idx[i])
+                        .push_bind(&messages.channel[i])
+                        .push_bind(&messages.status[i])
+                        .push_bind(messages.next_attempt_at[i])
+                        .push_bind(messages.legal_step[i])
+                        .push_bind(messages.confirm_within_ms[i])
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                qb
+            }
+        }
+    }
 }
 
 pub async fn postgres_insert(

@@ -104,8 +104,9 @@ impl Db {
 
         let recipient_count = intent.recipients.len() as i64;
         let facts = intake_facts(&mut intent, &id, submission, message_count as i64, now);
-        // Consumes the recipients: at 100,000 of them, holding two copies costs ~100 MiB.
-        let (recipients, messages) = columns(&mut intent, now);
+        // Consumes the recipients, chunk by chunk on a blocking thread, while the chunks
+        // before are being inserted: the two overlap instead of taking turns.
+        let mut chunks = columns_in_chunks(&mut intent, now);
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed_key = sqlx::query(
@@ -132,7 +133,16 @@ impl Db {
             .rows_affected()
                 == 1;
             if claimed_key {
-                Dialect::insert_rows(&mut tx, &id, now, &recipients, &messages).await?;
+                let mut written = 0;
+                while let Some((recipients, messages)) = chunks.recv().await {
+                    written += recipients.idx.len() as i64;
+                    Dialect::insert_rows(&mut tx, &id, now, &recipients, &messages).await?;
+                }
+                // The builder stopping early (a panic) must not commit part of an intent.
+                anyhow::ensure!(
+                    written == recipient_count,
+                    "intake wrote {written} of {recipient_count} recipients"
+                );
                 Dialect::push_jobs(&mut tx, DELIVERY_QUEUE, jobs).await?;
                 Dialect::append_ledger(&mut tx, facts, now).await?;
                 tx.commit().await?;
@@ -281,49 +291,85 @@ fn intake_facts(
         .collect()
 }
 
-/// The intent's recipients and messages as columns, ready for a bulk insert.
-fn columns(intent: &mut NewIntent, now: i64) -> (RecipientColumns, MessageColumns) {
-    let n = intent.recipients.len();
+/// Recipients per chunk of columns handed from the builder to the inserts.
+const INTAKE_CHUNK: usize = 2000;
+
+/// The intent's recipients and messages as columns, ready for bulk inserts, built on a
+/// blocking thread and sent in chunks of [`INTAKE_CHUNK`] recipients as they are ready.
+fn columns_in_chunks(
+    intent: &mut NewIntent,
+    now: i64,
+) -> tokio::sync::mpsc::Receiver<(RecipientColumns, MessageColumns)> {
+    let recipients = std::mem::take(&mut intent.recipients);
     let deadlines = std::mem::take(&mut intent.deadlines);
     let schedules = std::mem::take(&mut intent.schedules);
-    let mut r = RecipientColumns::default();
-    let mut m = MessageColumns::default();
-    for (i, recipient) in std::mem::take(&mut intent.recipients)
-        .into_iter()
-        .enumerate()
-    {
-        let letter_pdf_sha256 = recipient
-            .letter_pdf
-            .as_ref()
-            .map(|pdf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf.as_slice())));
-        let details = json!({"name": recipient.name, "contacts": recipient.contacts,
-            "debt": recipient.debt, "letter_pdf_sha256": letter_pdf_sha256});
-        r.idx.push(i as i64);
-        r.account_number.push(recipient.account_number);
-        r.customer_type
-            .push(recipient.customer_type.as_str().to_owned());
-        r.time_zone.push(recipient.time_zone.name().to_owned());
-        r.details.push(details.to_string());
-        r.deadline_at.push(deadlines.get(i).copied().flatten());
-        let steps = schedules.get(i).map(Vec::as_slice).unwrap_or_default();
-        for (k, channel) in recipient.channels.iter().enumerate() {
-            // Unplanned (a caller that skipped planning): everything goes at once.
-            let step = steps.get(k).filter(|s| s.channel == *channel);
-            let (status, at) = match step.map(|s| s.start) {
-                Some(Start::Held { latest }) => ("held", latest.timestamp_millis()),
-                _ => ("queued", now),
-            };
-            m.id.push(Uuid::now_v7().to_string());
-            m.recipient_idx.push(i as i64);
-            m.channel.push(channel.as_str().to_owned());
-            m.status.push(status.to_owned());
-            m.next_attempt_at.push(at);
-            m.legal_step
-                .push(step.and_then(|s| s.legal_step).map(i64::from));
-            m.confirm_within_ms
-                .push(step.map(|s| s.confirm_within.as_millis() as i64));
+    let (chunks, received) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let mut r = RecipientColumns::default();
+        let mut m = MessageColumns::default();
+        for (i, recipient) in recipients.into_iter().enumerate() {
+            let steps = schedules.get(i).map(Vec::as_slice).unwrap_or_default();
+            push_columns(
+                &mut r,
+                &mut m,
+                i,
+                recipient,
+                deadlines.get(i).copied().flatten(),
+                steps,
+                now,
+            );
+            if r.idx.len() == INTAKE_CHUNK {
+                let chunk = (std::mem::take(&mut r), std::mem::take(&mut m));
+                if chunks.blocking_send(chunk).is_err() {
+                    return; // the intake gave up (a database error, a replay)
+                }
+            }
         }
+        if !r.idx.is_empty() {
+            let _ = chunks.blocking_send((r, m));
+        }
+    });
+    received
+}
+
+/// Appends recipient `i` and its messages to the columns.
+fn push_columns(
+    r: &mut RecipientColumns,
+    m: &mut MessageColumns,
+    i: usize,
+    recipient: crate::recipients::Recipient,
+    deadline_at: Option<i64>,
+    steps: &[crate::plans::Step],
+    now: i64,
+) {
+    let letter_pdf_sha256 = recipient
+        .letter_pdf
+        .as_ref()
+        .map(|pdf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf.as_slice())));
+    let details = json!({"name": recipient.name, "contacts": recipient.contacts,
+        "debt": recipient.debt, "letter_pdf_sha256": letter_pdf_sha256});
+    r.idx.push(i as i64);
+    r.account_number.push(recipient.account_number);
+    r.customer_type
+        .push(recipient.customer_type.as_str().to_owned());
+    r.time_zone.push(recipient.time_zone.name().to_owned());
+    r.details.push(details.to_string());
+    r.deadline_at.push(deadline_at);
+    for (k, channel) in recipient.channels.iter().enumerate() {
+        // Unplanned (a caller that skipped planning): everything goes at once.
+        let step = steps.get(k).filter(|s| s.channel == *channel);
+        let (status, at) = match step.map(|s| s.start) {
+            Some(Start::Held { latest }) => ("held", latest.timestamp_millis()),
+            _ => ("queued", now),
+        };
+        m.id.push(Uuid::now_v7().to_string());
+        m.recipient_idx.push(i as i64);
+        m.channel.push(channel.as_str().to_owned());
+        m.status.push(status.to_owned());
+        m.next_attempt_at.push(at);
+        m.legal_step
+            .push(step.and_then(|s| s.legal_step).map(i64::from));
+        m.confirm_within_ms
+            .push(step.map(|s| s.confirm_within.as_millis() as i64));
     }
-    debug_assert_eq!(r.idx.len(), n);
-    (r, m)
 }
