@@ -11,6 +11,7 @@ use tracing::{error, info};
 
 mod presence;
 mod sweep;
+mod ticks;
 
 pub use presence::{Presence, Running};
 
@@ -28,14 +29,6 @@ async fn handle(job: DeliveryJob, dispatcher: Data<Arc<Dispatcher>>) -> Result<(
     }
     Ok(())
 }
-
-/// An idle SQLite worker can stop polling for new jobs until its next heartbeat: seen
-/// from the logs, no fetch for 2.5–5 s after a 100,000-recipient intent was accepted
-/// (apalis 1.0's poll loop loses the poll timer's wake-up there; its heartbeat timer is
-/// re-armed on every poll, so the heartbeat always comes). A heartbeat at least this
-/// often bounds that stall; it costs one tiny UPDATE a second. PostgreSQL workers are
-/// woken by NOTIFY and keep `heartbeat_secs`. README "Performance".
-const SQLITE_WAKE_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
 /// A name unique to this process: apalis refuses to reuse a live worker's name.
 pub fn worker_name() -> String {
@@ -75,10 +68,12 @@ pub async fn run(
             let config = apalis_sqlite::Config::default()
                 .queue(DELIVERY_QUEUE)
                 .batch_size(settings.concurrency.max(1))
-                .heartbeat_interval(heartbeat.min(SQLITE_WAKE_AT_LEAST_EVERY));
+                .heartbeat_interval(heartbeat);
             let backend = apalis_sqlite::SqliteStorage::<DeliveryJob>::new(&pool)
                 .with_config(config)
-                .poll_with_interval(Duration::from_millis(settings.poll_interval_ms.max(1)));
+                .poll_with_strategy(ticks::Ticks::every(Duration::from_millis(
+                    settings.poll_interval_ms.max(1),
+                )));
             WorkerBuilder::new(name.clone())
                 .backend(backend)
                 .data(dispatcher)
@@ -97,7 +92,9 @@ pub async fn run(
                 .with_config(config)
                 .with_pubsub()
                 // NOTIFY covers new jobs; retries scheduled for later are found by polling.
-                .poll_with_interval(Duration::from_millis(settings.poll_interval_ms.max(1) * 4));
+                .poll_with_strategy(ticks::Ticks::every(Duration::from_millis(
+                    settings.poll_interval_ms.max(1) * 4,
+                )));
             WorkerBuilder::new(name.clone())
                 .backend(backend)
                 .data(dispatcher)
