@@ -2,8 +2,9 @@
 //! as many messages, which per-row statements would take seconds to write.
 //!
 //! SQLite gets multi-row `INSERT … VALUES` in chunks (its per-statement cost is ~100 µs);
-//! PostgreSQL gets one `INSERT … SELECT FROM UNNEST($1::text[], …)` per table — a few array
-//! parameters instead of thousands of scalars, which is what makes it fast there.
+//! PostgreSQL gets one `INSERT … SELECT FROM UNNEST($1::text[], …)` per table and chunk — a
+//! few array parameters instead of thousands of scalars, which is what makes it fast there.
+//! Intake hands both the columns one chunk of recipients at a time (`storage::intents`).
 
 use sqlx::{Postgres, Sqlite, Transaction};
 
