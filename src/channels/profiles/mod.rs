@@ -20,6 +20,8 @@
 //!   `pdf_sha256`, `pages`.
 //!
 //! A multipart `[send]` may carry the PDF itself as a file part (`file = { field = … }`).
+//! An SMS profile with a JSON `[send]` may add `[send_batch]`, the provider's endpoint for
+//! many messages in one request (`batch`).
 //! Helpers: `{{json x}}` (a JSON literal), `{{urlencode x}}`. `${ENV_NAME}` anywhere in a
 //! template or webhook secret is replaced by that secret from the map given at load; a
 //! missing one is a load error. Secrets are never logged: [`Profile`] and [`HttpRequest`]
@@ -42,6 +44,7 @@
 //! template is also rendered once with a sample message of the profile's kind, so a
 //! variable that kind does not get fails at load, not on the first send.
 
+mod batch;
 pub mod encoding;
 mod gateway;
 mod multipart;
@@ -60,6 +63,7 @@ use std::sync::Arc;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+pub use batch::SendBatch;
 pub use encoding::{SmsEncoding, SmsText};
 pub use gateway::{ProfileGateway, load_profile, load_profile_file};
 pub use profile::{Kind, Limits, Method, ProfileFile, Reply};
@@ -157,6 +161,10 @@ impl Profile {
         let callback_url = options.callback_url.clone().unwrap_or_default();
         let mut templates = Templates::new(&file.name, &options.secrets);
         request::register(&mut templates, "send", &file.send)?;
+        batch::check(&file.name, kind, &file)?;
+        if let Some(spec) = &file.send_batch {
+            templates.add("send_batch.url", &spec.url)?;
+        }
         let send = response::Compiled::new(&mut templates, "send", &file.send.response, true)?;
         let poll = match &file.poll {
             Some(spec) => {
@@ -253,6 +261,9 @@ impl Profile {
             },
         };
         self.build_send(sample).map_err(fail)?;
+        if let (Some(_), Message::Sms(sms)) = (&self.inner.file.send_batch, sample) {
+            self.build_send_batch(&[sms]).map_err(fail)?;
+        }
         let ctx = self.context(&sample, "sample-provider-id").map_err(fail)?;
         self.inner
             .send
@@ -520,6 +531,8 @@ impl Profile {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_batch;
 #[cfg(test)]
 mod tests_load;
 #[cfg(test)]

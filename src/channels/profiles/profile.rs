@@ -27,6 +27,10 @@ pub struct ProfileFile {
     #[serde(default)]
     pub service: Option<String>,
     pub send: RequestSpec,
+    /// SMS with a JSON `[send]` only: the provider's endpoint for many messages in one
+    /// request, used when `sms.batch_size` allows (see [`SendBatchSpec`]).
+    #[serde(default)]
+    pub send_batch: Option<SendBatchSpec>,
     /// Provider status values → our delivery statuses; shared by receipts and polling.
     #[serde(default)]
     pub statuses: StatusMap,
@@ -122,6 +126,24 @@ pub struct RequestSpec {
     #[serde(default)]
     pub file: Option<FileSpec>,
     pub response: ResponseSpec,
+}
+
+/// `[send_batch]`: several SMS in one `POST`. Each message is the JSON object `[send]`'s
+/// `fields` make of it, and the body is `{"<items>": [those objects]}`, with `[send]`'s
+/// headers and auth. The answer holds one result per message, in the order sent, at the
+/// pointer `results`; each is read as `[send.response]` reads a single answer. An answer
+/// that is not such an array (or of another length) is a failure of the whole request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBatchSpec {
+    /// At most this many messages per request (the provider's own limit).
+    pub max: usize,
+    /// Template; it sees what every template sees but no message's own variables.
+    pub url: String,
+    /// The body's key for the array of messages.
+    pub items: String,
+    /// JSON pointer to the array of results in the answer.
+    pub results: String,
 }
 
 /// `file = { field = "file", filename = "{{message_id}}.pdf" }`: the message's PDF as a part.

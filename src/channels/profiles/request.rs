@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::profile::{AuthSpec, BodyFormat, Method, RequestSpec};
+use super::profile::{AuthSpec, BodyFormat, Method, RequestSpec, SendBatchSpec};
 use super::template::Templates;
 use super::{BuildError, ProfileError};
 
@@ -142,35 +142,7 @@ pub(super) fn build(
             message: "the URL must start with http:// or https://".into(),
         });
     }
-    let mut headers = Vec::new();
-    for name in spec.headers.keys() {
-        headers.push((
-            name.clone(),
-            t.render(&format!("{section}.headers.{name}"), ctx)?,
-        ));
-    }
-    let mut query: Vec<(String, String)> = Vec::new();
-    let auth = format!("{section}.auth");
-    match &spec.auth {
-        AuthSpec::None => {}
-        AuthSpec::Basic { .. } => {
-            let user = t.render(&format!("{auth}.username"), ctx)?;
-            let password = t.render(&format!("{auth}.password"), ctx)?;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            headers.push(("Authorization".into(), format!("Basic {token}")));
-        }
-        AuthSpec::Bearer { .. } => {
-            let token = t.render(&format!("{auth}.token"), ctx)?;
-            headers.push(("Authorization".into(), format!("Bearer {token}")));
-        }
-        AuthSpec::Query { name, .. } => {
-            query.push((name.clone(), t.render(&format!("{auth}.value"), ctx)?))
-        }
-        AuthSpec::Header { name, .. } => {
-            headers.push((name.clone(), t.render(&format!("{auth}.value"), ctx)?))
-        }
-    }
+    let (mut headers, mut query) = auth_and_headers(t, section, spec, ctx)?;
     let mut body = Vec::new();
     let mut content_type: Option<String> = None;
     if spec.format == BodyFormat::Multipart {
@@ -216,15 +188,8 @@ pub(super) fn build(
     } else if let Some(fields) = &spec.fields {
         match spec.format {
             BodyFormat::Json => {
-                let mut object = serde_json::Map::new();
-                for (name, value) in fields {
-                    if let Some(v) =
-                        render_json(t, &format!("{section}.fields.{name}"), value, ctx)?
-                    {
-                        object.insert(name.clone(), v);
-                    }
-                }
-                body = serde_json::to_vec(&Value::Object(object)).expect("JSON values serialise");
+                let object = json_object(t, section, fields, ctx)?;
+                body = serde_json::to_vec(&object).expect("JSON values serialise");
                 content_type = Some("application/json".to_owned());
             }
             BodyFormat::Form | BodyFormat::Query | BodyFormat::Multipart => {
@@ -265,6 +230,113 @@ pub(super) fn build(
         url,
         headers,
         body,
+    })
+}
+
+/// Names and values, in order (headers, query parameters).
+type Pairs = Vec<(String, String)>;
+
+/// The headers of `section` and the query parameters its auth adds.
+fn auth_and_headers(
+    t: &Templates,
+    section: &str,
+    spec: &RequestSpec,
+    ctx: &Value,
+) -> Result<(Pairs, Pairs), BuildError> {
+    let mut headers = Vec::new();
+    for name in spec.headers.keys() {
+        headers.push((
+            name.clone(),
+            t.render(&format!("{section}.headers.{name}"), ctx)?,
+        ));
+    }
+    let mut query: Vec<(String, String)> = Vec::new();
+    let auth = format!("{section}.auth");
+    match &spec.auth {
+        AuthSpec::None => {}
+        AuthSpec::Basic { .. } => {
+            let user = t.render(&format!("{auth}.username"), ctx)?;
+            let password = t.render(&format!("{auth}.password"), ctx)?;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            headers.push(("Authorization".into(), format!("Basic {token}")));
+        }
+        AuthSpec::Bearer { .. } => {
+            let token = t.render(&format!("{auth}.token"), ctx)?;
+            headers.push(("Authorization".into(), format!("Bearer {token}")));
+        }
+        AuthSpec::Query { name, .. } => {
+            query.push((name.clone(), t.render(&format!("{auth}.value"), ctx)?))
+        }
+        AuthSpec::Header { name, .. } => {
+            headers.push((name.clone(), t.render(&format!("{auth}.value"), ctx)?))
+        }
+    }
+    Ok((headers, query))
+}
+
+/// The JSON object a `json` request's `fields` make of `ctx`.
+fn json_object(
+    t: &Templates,
+    section: &str,
+    fields: &toml::Table,
+    ctx: &Value,
+) -> Result<Value, BuildError> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in fields {
+        if let Some(v) = render_json(t, &format!("{section}.fields.{name}"), value, ctx)? {
+            object.insert(name.clone(), v);
+        }
+    }
+    Ok(Value::Object(object))
+}
+
+/// One `POST` of several messages (`[send_batch]`): its URL rendered with `url_ctx` (no
+/// message's variables), `[send]`'s headers and auth as the first message renders them,
+/// and `{"<items>": [each message's fields]}`. `spec` is a `json` request with `fields`
+/// (checked at load).
+pub(super) fn build_batch(
+    t: &Templates,
+    spec: &RequestSpec,
+    batch: &SendBatchSpec,
+    url_ctx: &Value,
+    ctxs: &[Value],
+) -> Result<HttpRequest, BuildError> {
+    let first = ctxs.first().ok_or_else(|| BuildError::Render {
+        key: "send_batch".into(),
+        message: "a batch needs at least one message".into(),
+    })?;
+    let mut url = t.render("send_batch.url", url_ctx)?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(BuildError::Render {
+            key: "send_batch.url".into(),
+            message: "the URL must start with http:// or https://".into(),
+        });
+    }
+    let (mut headers, query) = auth_and_headers(t, "send", spec, first)?;
+    let empty = toml::Table::new();
+    let fields = spec.fields.as_ref().unwrap_or(&empty);
+    let items = ctxs
+        .iter()
+        .map(|ctx| json_object(t, "send", fields, ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut body = serde_json::Map::new();
+    body.insert(batch.items.clone(), Value::Array(items));
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&encode(&query));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    Ok(HttpRequest {
+        method: Method::Post,
+        url,
+        headers,
+        body: serde_json::to_vec(&Value::Object(body)).expect("JSON values serialise"),
     })
 }
 

@@ -316,6 +316,72 @@ impl Compiled {
         }
     }
 
+    /// Reads the answer to a `[send_batch]` request: one outcome per context, in order.
+    /// A failure of the request as a whole (transport status, an error document, no
+    /// result array of the right length) is every message's outcome.
+    pub fn classify_batch(
+        &self,
+        t: &Templates,
+        ctxs: &[Value],
+        results: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Vec<SendOutcome> {
+        let all = |outcome: SendOutcome| vec![outcome; ctxs.len()];
+        let Some(first) = ctxs.first() else {
+            return Vec::new();
+        };
+        let doc = match self.verdict_of_request(t, first, status, body) {
+            Ok(doc) => doc,
+            Err((Retry::Transient, why)) => return all(SendOutcome::Transient(why)),
+            Err((Retry::Permanent, why)) => return all(SendOutcome::Permanent(why)),
+        };
+        let items = match lookup(&doc, results).and_then(Value::as_array) {
+            Some(items) if items.len() == ctxs.len() => items,
+            // The provider may hold some of the messages: resend them all (its client id
+            // de-duplicates where it has one).
+            found => {
+                return all(SendOutcome::Transient(format!(
+                    "the answer has {} results at {results} for {} messages: {}",
+                    found.map_or(0, Vec::len),
+                    ctxs.len(),
+                    snippet(body, 200)
+                )));
+            }
+        };
+        ctxs.iter()
+            .zip(items)
+            .map(|(ctx, item)| {
+                let item = serde_json::to_vec(item).expect("JSON values serialise");
+                self.classify_send(t, ctx, status, &item)
+            })
+            .collect()
+    }
+
+    /// A batch's answer before its results are read: the HTTP status and, for a 2xx, a
+    /// JSON body; a non-2xx JSON body is read for its error code as a single answer is.
+    fn verdict_of_request(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        status: u16,
+        body: &[u8],
+    ) -> Result<Value, (Retry, String)> {
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(body).map_err(|_| {
+                (
+                    Retry::Transient,
+                    format!("HTTP {status}, body is not JSON: {}", snippet(body, 200)),
+                )
+            });
+        }
+        match self.verdict(t, ctx, status, body) {
+            // A non-2xx never succeeds; `verdict` only lets 2xx through.
+            Ok(_) => Err((Retry::Transient, format!("HTTP {status}"))),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn classify_poll(
         &self,
         profile: &Profile,
