@@ -228,6 +228,8 @@ pub struct Sms {
     /// Status requests for messages without a final report, for providers that poll.
     #[serde(with = "humantime_serde")]
     pub poll_every: std::time::Duration,
+    /// Messages per request where the profile has `[send_batch]` (capped by its `max`).
+    pub batch_size: usize,
 }
 
 /// One SMS provider of several (`[[sms.providers]]`).

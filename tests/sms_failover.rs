@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::fake_sms::{FakeProvider, Fault, Provider, Report};
-use common::{Backend, TestApp, example, spawn_app_with};
+use common::{Backend, TestApp, meter_visits, sms_messages, spawn_app_with};
 use serde_json::{Value, json};
 use vestnik::settings::{GatewayName, SmsProvider};
 
@@ -56,29 +56,6 @@ async fn app_with(
         tweak(s);
     })
     .await
-}
-
-/// `n` individual recipients of a meter visit, reached by SMS (then email).
-fn visit(n: usize) -> Value {
-    let mut body = example("meter_visit");
-    let template = body["recipients"][0].clone();
-    body["recipients"] = (0..n)
-        .map(|i| {
-            let mut r = template.clone();
-            r["account_number"] = json!(format!("54000{i:05}"));
-            r["contacts"]["phone"] = json!(format!("+791300{i:05}"));
-            r
-        })
-        .collect();
-    body
-}
-
-fn sms_messages(intent: &Value) -> Vec<Value> {
-    common::messages(intent)
-        .into_iter()
-        .filter(|m| m["channel"] == "sms")
-        .cloned()
-        .collect()
 }
 
 async fn all_sms_sent(app: &TestApp, id: &str) -> Vec<Value> {
@@ -133,7 +110,12 @@ async fn a_failing_provider_loses_its_traffic_to_a_healthy_one(backend: Backend)
         |_| {},
     )
     .await;
-    let accepted: Value = app.post_intent(&visit(40)).await.json().await.unwrap();
+    let accepted: Value = app
+        .post_intent(&meter_visits(40))
+        .await
+        .json()
+        .await
+        .unwrap();
     let sent = all_sms_sent(&app, accepted["id"].as_str().unwrap()).await;
 
     assert_eq!(sent.len(), 40);
@@ -194,7 +176,12 @@ async fn refused_connections_and_timeouts_fail_over_with_bounded_duplicates(back
         |_| {},
     )
     .await;
-    let accepted: Value = app.post_intent(&visit(30)).await.json().await.unwrap();
+    let accepted: Value = app
+        .post_intent(&meter_visits(30))
+        .await
+        .json()
+        .await
+        .unwrap();
     let sent = all_sms_sent(&app, accepted["id"].as_str().unwrap()).await;
 
     for m in &sent {
@@ -239,7 +226,12 @@ async fn an_outage_of_the_only_provider_waits_without_using_up_attempts(backend:
         },
     )
     .await;
-    let accepted: Value = app.post_intent(&visit(20)).await.json().await.unwrap();
+    let accepted: Value = app
+        .post_intent(&meter_visits(20))
+        .await
+        .json()
+        .await
+        .unwrap();
     let id = accepted["id"].as_str().unwrap().to_owned();
     // Let the outage last long enough for several probes.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -290,7 +282,7 @@ async fn traffic_shifts_away_from_a_provider_whose_reports_never_come(backend: B
         format!("{}/v1/receipts/generic-json", app.base),
         Report::Delivered,
     );
-    let mut first = visit(20);
+    let mut first = meter_visits(20);
     first["external_id"] = json!("visit-first");
     let accepted: Value = app.post_intent(&first).await.json().await.unwrap();
     all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;
@@ -302,7 +294,7 @@ async fn traffic_shifts_away_from_a_provider_whose_reports_never_come(backend: B
 
     // The silent provider's reports are now overdue; the sweeper counts them against it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut second = visit(20);
+    let mut second = meter_visits(20);
     second["external_id"] = json!("visit-second");
     let accepted: Value = app.post_intent(&second).await.json().await.unwrap();
     all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;

@@ -115,6 +115,15 @@ impl Gateway {
         }
     }
 
+    /// Messages it takes per request: more than 1 only for a provider with a batch
+    /// endpoint, when `sms.batch_size` allows.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            Gateway::Profile(p) => p.batch_size(),
+            Gateway::Outbox(_) | Gateway::Smtp(_) => 1,
+        }
+    }
+
     /// Sends a batch; results come back in the batch's order.
     pub async fn send(
         &self,

@@ -132,18 +132,36 @@ impl ChannelRoute {
                 })
                 .collect();
         }
-        let mut results: Vec<(usize, Sent)> = futures::stream::iter(batch.into_iter().enumerate())
-            .map(|(i, message)| async move { (i, self.send_one(message, sender).await) })
-            // Each gateway's own semaphore bounds its requests; this only bounds the
-            // futures alive at once.
-            .buffer_unordered(256)
-            .collect()
-            .await;
+        // Gateways that take several messages per request get them in groups; the
+        // smallest group size of the channel's gateways fits whichever one is picked, and
+        // a group never outgrows what the shared rate limit can count at once.
+        let group = (0..self.pool.len())
+            .filter_map(|i| self.pool.provider(i))
+            .map(|r| r.gateway.batch_size().min(r.guard.largest_request()))
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        let mut groups = Vec::with_capacity(batch.len().div_ceil(group));
+        let mut rest = batch.into_iter().peekable();
+        while rest.peek().is_some() {
+            groups.push(rest.by_ref().take(group).collect::<Vec<_>>());
+        }
+        let mut results: Vec<(usize, Vec<Sent>)> =
+            futures::stream::iter(groups.into_iter().enumerate())
+                .map(|(i, messages)| async move { (i, self.send_group(messages, sender).await) })
+                // Each gateway's own semaphore bounds its requests; this only bounds the
+                // futures alive at once.
+                .buffer_unordered(256)
+                .collect()
+                .await;
         results.sort_by_key(|(i, _)| *i);
-        results.into_iter().map(|(_, sent)| sent).collect()
+        results.into_iter().flat_map(|(_, sent)| sent).collect()
     }
 
-    async fn send_one(&self, message: Outgoing, sender: &Organization) -> Sent {
+    /// Sends `messages` in one request to one gateway (one message, or a batch for a
+    /// gateway that takes them): one pick, one concurrency slot, a rate token per message.
+    async fn send_group(&self, messages: Vec<Outgoing>, sender: &Organization) -> Vec<Sent> {
+        let n = u32::try_from(messages.len()).unwrap_or(u32::MAX);
         let (pick, _slot) = loop {
             let pick = match self.pool.pick() {
                 Ok(pick) => pick,
@@ -151,17 +169,21 @@ impl ChannelRoute {
                     let wait = unavailable
                         .retry_at
                         .saturating_duration_since(tokio::time::Instant::now());
-                    return Sent {
-                        gateway: None,
-                        elapsed: Duration::ZERO,
-                        result: SendResult::Unavailable {
-                            retry_in: wait,
-                            why: "every gateway of the channel is failing (circuit open)".into(),
-                        },
-                    };
+                    return messages
+                        .iter()
+                        .map(|_| Sent {
+                            gateway: None,
+                            elapsed: Duration::ZERO,
+                            result: SendResult::Unavailable {
+                                retry_in: wait,
+                                why: "every gateway of the channel is failing (circuit open)"
+                                    .into(),
+                            },
+                        })
+                        .collect();
                 }
             };
-            let slot = pick.provider().guard.throttle(1).await;
+            let slot = pick.provider().guard.throttle(n).await;
             // The breaker may have opened while we queued for a slot: pick again rather
             // than add to the pile on a gateway just found dead. This bounds the requests
             // a dead gateway gets to failure_threshold + concurrency − 1.
@@ -172,21 +194,30 @@ impl ChannelRoute {
         };
         let route = pick.provider();
         let started = std::time::Instant::now();
-        let result = route
-            .gateway
-            .send(vec![message], sender)
-            .await
-            .pop()
-            .unwrap_or_else(|| SendResult::Transient("the gateway returned no result".into()));
-        match &result {
-            SendResult::Transient(_) => pick.failed(),
-            // The gateway answered: whether it took the message or refused it, it is up.
-            _ => pick.succeeded(),
+        let count = messages.len();
+        let mut results = route.gateway.send(messages, sender).await;
+        results.resize_with(count, || {
+            SendResult::Transient("the gateway returned no result".into())
+        });
+        // The gateway answered, whether it took the messages or refused some: it is up.
+        // Only a request that failed for all of them counts against it.
+        if results
+            .iter()
+            .all(|r| matches!(r, SendResult::Transient(_)))
+        {
+            pick.failed();
+        } else {
+            pick.succeeded();
         }
-        Sent {
-            gateway: Some(route.gateway.name().to_owned()),
-            result,
-            elapsed: started.elapsed(),
-        }
+        let elapsed = started.elapsed();
+        let name = route.gateway.name().to_owned();
+        results
+            .into_iter()
+            .map(|result| Sent {
+                gateway: Some(name.clone()),
+                result,
+                elapsed,
+            })
+            .collect()
     }
 }

@@ -110,6 +110,8 @@ struct Inner {
     repeats: Vec<Received>,
     auto: Option<(String, Report)>,
     next_id: u64,
+    /// Messages per batch request (generic JSON `POST /messages/batch`), in order.
+    batches: Vec<usize>,
 }
 
 struct Shared {
@@ -199,7 +201,12 @@ impl FakeProvider {
         self.lock().repeats.clone()
     }
 
-    /// Every send request, accepted or not.
+    /// The size of each batch request (generic JSON), in order of arrival.
+    pub fn batches(&self) -> Vec<usize> {
+        self.lock().batches.clone()
+    }
+
+    /// Every send request, accepted or not; each message of a batch counts as one.
     pub fn requests(&self) -> usize {
         self.lock().requests
     }
@@ -458,14 +465,72 @@ async fn handle(
             ),
         };
     }
-    if is_send {
+    if (p, method.as_str(), path) == (Provider::GenericJson, "POST", "/messages/batch") {
+        send_batch(&shared, json).await
+    } else if is_send {
         send(&shared, fields, json).await
     } else {
         poll(&shared, path, &fields)
     }
 }
 
+/// Generic JSON's batch: one answer per message, in order. A fault taken for the request
+/// applies to all of it: a 500 or a timeout before anything is accepted; `Malformed` after
+/// every message was accepted (the answer lost on the way: the sender must resend, and
+/// the repeats of its `client_id`s are recorded); `Permanent` and `Busy` to the first
+/// message alone.
+async fn send_batch(shared: &Arc<Shared>, json: Value) -> Response {
+    let Some(items) = json.get("messages").and_then(Value::as_array) else {
+        return json_response(
+            400,
+            json!({"error": {"code": "invalid_request", "message": "messages is required"}}),
+        );
+    };
+    let fault = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        inner.batches.push(items.len());
+        inner.faults.pop_front().or_else(|| inner.sticky.clone())
+    };
+    match fault {
+        Some(Fault::Http500) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+        }
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        _ => {}
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let own = match &fault {
+            Some(f @ (Fault::Permanent | Fault::Busy)) if i == 0 => Some(f.clone()),
+            Some(Fault::Silent) => Some(Fault::Silent),
+            _ => None,
+        };
+        let answer = send_with(shared, HashMap::new(), item.clone(), own).await;
+        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .expect("an answer body");
+        answers.push(serde_json::from_slice::<Value>(&body).expect("a JSON answer"));
+    }
+    if fault == Some(Fault::Malformed) {
+        return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
+    }
+    json_response(200, json!({ "messages": answers }))
+}
+
 async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value) -> Response {
+    let fault = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        inner.faults.pop_front().or_else(|| inner.sticky.clone())
+    };
+    send_with(shared, fields, json, fault).await
+}
+
+async fn send_with(
+    shared: &Arc<Shared>,
+    fields: HashMap<String, String>,
+    json: Value,
+    fault: Option<Fault>,
+) -> Response {
     let p = shared.provider;
     let get = |k: &str| {
         match p {
@@ -482,11 +547,7 @@ async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value
         Provider::SmsAero => ("number", "text"),
         Provider::GenericJson => ("to", "text"),
     };
-    let fault = {
-        let mut inner = shared.inner.lock().expect("fake state");
-        inner.requests += 1;
-        inner.faults.pop_front().or_else(|| inner.sticky.clone())
-    };
+    shared.inner.lock().expect("fake state").requests += 1;
     let (Some(to), Some(message)) = (get(to_key), get(text_key)) else {
         return match p {
             Provider::SmsRu => json_response(

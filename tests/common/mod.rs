@@ -330,6 +330,31 @@ pub fn messages(intent: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The SMS messages of an intent as listed by `GET /v1/intents/{id}`.
+pub fn sms_messages(intent: &Value) -> Vec<Value> {
+    messages(intent)
+        .into_iter()
+        .filter(|m| m["channel"] == "sms")
+        .cloned()
+        .collect()
+}
+
+/// A meter visit for `n` individual recipients, reached by SMS (then email), each with its
+/// own account and phone.
+pub fn meter_visits(n: usize) -> Value {
+    let mut body = example("meter_visit");
+    let template = body["recipients"][0].clone();
+    body["recipients"] = (0..n)
+        .map(|i| {
+            let mut r = template.clone();
+            r["account_number"] = json!(format!("54000{i:05}"));
+            r["contacts"]["phone"] = json!(format!("+791300{i:05}"));
+            r
+        })
+        .collect();
+    body
+}
+
 pub fn example(kind: &str) -> Value {
     let text = std::fs::read_to_string(repo_path(&format!("examples/{kind}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()

@@ -30,6 +30,8 @@ pub struct ProfileGateway {
     sender: Option<String>,
     /// `<kind>:<profile>` (`sms:smsru`, `fax:phaxio`): what messages record as their gateway.
     name: Arc<str>,
+    /// Messages per request: 1, or up to the profile's `[send_batch] max` when allowed.
+    batch: usize,
 }
 
 impl ProfileGateway {
@@ -42,7 +44,7 @@ impl ProfileGateway {
             profile.name(),
             profile.kind().as_str()
         );
-        Self::new(profile, Some(settings.sender.clone()))
+        Ok(Self::new(profile, Some(settings.sender.clone()))?.with_batch_size(settings.batch_size))
     }
 
     /// A gateway for any loaded profile; `sender` (if not empty) overrides the profile's.
@@ -60,7 +62,20 @@ impl ProfileGateway {
             profile,
             client,
             sender: sender.filter(|s| !s.is_empty()),
+            batch: 1,
         })
+    }
+
+    /// Sends up to `n` messages per request where the profile has a `[send_batch]`
+    /// endpoint (never more than its `max`); 1 sends each message on its own.
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch = n.clamp(1, self.profile.batch_max());
+        self
+    }
+
+    /// Messages per request (see [`Self::with_batch_size`]).
+    pub fn batch_size(&self) -> usize {
+        self.batch
     }
 
     pub fn name(&self) -> &str {
@@ -79,11 +94,84 @@ impl ProfileGateway {
     /// or a letter's PDF to a postal address (mail) or a fax number.
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
+        if self.batch > 1 && batch.len() > 1 {
+            let mut chunks = Vec::with_capacity(batch.len().div_ceil(self.batch));
+            let mut rest = batch.into_iter().peekable();
+            while rest.peek().is_some() {
+                chunks.push(rest.by_ref().take(self.batch).collect::<Vec<_>>());
+            }
+            let results: Vec<Vec<SendResult>> = futures::stream::iter(chunks)
+                .map(|chunk| self.send_together(chunk))
+                .buffered(concurrency)
+                .collect()
+                .await;
+            return results.into_iter().flatten().collect();
+        }
         futures::stream::iter(batch)
             .map(|message| self.send_outgoing(message))
             .buffered(concurrency)
             .collect()
             .await
+    }
+
+    /// Sends SMS in one `[send_batch]` request; anything else in `chunk` is refused.
+    /// Each message's `exchange` is the whole request's and answer's digests.
+    async fn send_together(&self, chunk: Vec<Outgoing>) -> Vec<SendResult> {
+        let sender = self.sender.as_deref();
+        let mut messages = Vec::with_capacity(chunk.len());
+        let mut refused: Vec<Option<SendResult>> = Vec::with_capacity(chunk.len());
+        for o in &chunk {
+            match (&o.to, &o.content) {
+                (Destination::Phone(to), Rendered::Sms { text }) => {
+                    messages.push(SmsMessage {
+                        message_id: &o.message_id,
+                        to,
+                        text,
+                        sender,
+                    });
+                    refused.push(None);
+                }
+                _ => refused.push(Some(SendResult::Permanent(format!(
+                    "only SMS go in a batch through the {} gateway {}",
+                    self.kind().as_str(),
+                    self.name
+                )))),
+            }
+        }
+        let (outcomes, exchange) = match self.profile.build_send_batch(&messages) {
+            Err(e) => (
+                vec![SendOutcome::Permanent(e.to_string()); messages.len()],
+                Exchange::default(),
+            ),
+            Ok(batch) => match batch.request().cloned() {
+                None => (batch.outcomes(&self.profile, Err("")), Exchange::default()),
+                Some(request) => {
+                    let mut exchange = Exchange::of(&request.body, None);
+                    let answer = self.execute(request).await;
+                    let outcomes = match &answer {
+                        Ok((status, body)) => {
+                            exchange.response_sha256 = Exchange::of(body, None).request_sha256;
+                            batch.outcomes(&self.profile, Ok((*status, body)))
+                        }
+                        Err(why) => batch.outcomes(&self.profile, Err(why)),
+                    };
+                    (outcomes, exchange)
+                }
+            },
+        };
+        let mut outcomes = messages.iter().zip(outcomes);
+        refused
+            .into_iter()
+            .map(|refused| {
+                if let Some(r) = refused {
+                    return r;
+                }
+                let Some((m, outcome)) = outcomes.next() else {
+                    return SendResult::Transient("no outcome for this message".into());
+                };
+                self.result(m.message_id, m.text.as_bytes(), outcome, exchange.clone())
+            })
+            .collect()
     }
 
     async fn send_outgoing(&self, message: Outgoing) -> SendResult {
@@ -133,8 +221,20 @@ impl ProfileGateway {
     pub async fn send_message<'a>(&self, message: impl Into<Message<'a>>) -> SendResult {
         let message = message.into();
         let content = message.content_bytes().to_vec();
-        let content_sha256 = hex::encode(Sha256::digest(&content));
         let (outcome, exchange) = self.exchange(message).await;
+        self.result(message.message_id(), &content, outcome, exchange)
+    }
+
+    /// What the dispatcher records of one message's send: the provider's answer, with the
+    /// digest and copy of what was sent (`content`: the text or the PDF).
+    fn result(
+        &self,
+        message_id: &str,
+        content: &[u8],
+        outcome: SendOutcome,
+        exchange: Exchange,
+    ) -> SendResult {
+        let content_sha256 = hex::encode(Sha256::digest(content));
         match outcome {
             SendOutcome::Accepted {
                 provider_message_id,
@@ -142,14 +242,14 @@ impl ProfileGateway {
             } => {
                 if provider_message_id.is_empty() {
                     tracing::warn!(
-                        message_id = %message.message_id(),
+                        message_id = %message_id,
                         gateway = %self.name,
                         "accepted without a provider id: its delivery report cannot be matched"
                     );
                 }
                 if let Some(n) = tracking_number {
                     tracing::info!(
-                        message_id = %message.message_id(),
+                        message_id = %message_id,
                         gateway = %self.name,
                         tracking_number = %n,
                         "letter accepted"
@@ -158,7 +258,7 @@ impl ProfileGateway {
                 SendResult::Accepted {
                     gateway_message_id: provider_message_id,
                     content_sha256,
-                    content,
+                    content: content.to_vec(),
                     exchange,
                 }
             }

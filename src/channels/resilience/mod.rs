@@ -139,6 +139,15 @@ impl Guard {
         self.rate.as_ref()
     }
 
+    /// The most messages one request may carry and still be counted whole: the shared
+    /// limit grants at most a slot's worth at once. (The local limiter waits longer for a
+    /// large request instead.)
+    pub fn largest_request(&self) -> usize {
+        self.shared
+            .as_ref()
+            .map_or(usize::MAX, SharedRate::per_slot)
+    }
+
     /// Admits one request costing `n` rate tokens (e.g. SMS parts; it takes one
     /// concurrency slot whatever `n`, since it is one request).
     ///

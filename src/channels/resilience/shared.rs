@@ -80,6 +80,11 @@ impl SharedRate {
         }
     }
 
+    /// The most permits one request can be granted in full (a slot's worth).
+    pub fn per_slot(&self) -> usize {
+        usize::try_from(self.per_slot).unwrap_or(1).max(1)
+    }
+
     /// Waits until `n` permits are this process's to use. If the database cannot be
     /// asked, the process goes on within its own limit only, and says so.
     pub async fn acquire(&self, n: u32) {

@@ -1,0 +1,193 @@
+//! SMS in batches (`sms.batch_size`, the generic JSON profile's `[send_batch]`): many
+//! messages per request to the provider's fake on loopback, each outcome recorded on its
+//! own message, and a batch whose answer is lost resent without a second SMS.
+
+mod common;
+
+use common::fake_sms::{FakeProvider, Fault, Provider};
+use common::{Backend, TestApp, meter_visits, sms_messages, spawn_app_with};
+use serde_json::Value;
+
+both_backends! {
+    sms_go_out_in_batches_and_each_outcome_is_its_own;
+    a_batch_whose_answer_is_lost_is_resent_without_a_second_sms;
+    a_batch_is_never_larger_than_the_shared_rate_limit_can_count;
+}
+
+async fn app_with(
+    backend: Backend,
+    fake: &FakeProvider,
+    profiles: &tempfile::TempDir,
+    batch_size: usize,
+) -> TestApp {
+    let wire = fake.wiring();
+    let profiles = profiles.path().to_owned();
+    spawn_app_with(backend, move |s| {
+        wire(s);
+        s.sms.profiles_dir = profiles;
+        s.sms.batch_size = batch_size;
+        s.dispatch.lease_secs = 2;
+        s.dispatch.backoff_base_ms = 50;
+    })
+    .await
+}
+
+/// The shipped profiles with generic-json's rate raised: at its shipped 50/s the shared
+/// limit on PostgreSQL grants 4 permits at a time, which caps a batch at 4 messages.
+fn fast_profiles() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(common::repo_path("channels")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "generic-json.toml" {
+            let mut table: toml::Table = text.parse().unwrap();
+            table["limits"]
+                .as_table_mut()
+                .unwrap()
+                .insert("rate_per_sec".into(), toml::Value::Integer(10_000));
+            text = toml::to_string(&table).unwrap();
+        }
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    dir
+}
+
+async fn sms_go_out_in_batches_and_each_outcome_is_its_own(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let profiles = fast_profiles();
+    let app = app_with(backend, &fake, &profiles, 100).await;
+    // The first message of the first batch is refused for its number; the rest go.
+    fake.fail_next(1, Fault::Permanent);
+    let accepted: Value = app
+        .post_intent(&meter_visits(250))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "every SMS settled", |i| {
+            sms_messages(i)
+                .iter()
+                .all(|m| m["status"] == "sent" || m["status"] == "failed")
+        })
+        .await;
+    let sms = sms_messages(&intent);
+    assert_eq!(sms.len(), 250);
+
+    let mut batches = fake.batches();
+    batches.sort_unstable();
+    assert_eq!(batches, vec![50, 100, 100], "250 SMS in three requests");
+    let failed: Vec<&Value> = sms.iter().filter(|m| m["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "only the refused number failed");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .is_some_and(|e| e.contains("invalid_number")),
+        "{}",
+        failed[0]
+    );
+    let received = fake.received();
+    assert_eq!(received.len(), 249);
+    // Each message carries the provider id of its own answer, not a neighbour's.
+    let by_client: std::collections::HashMap<&str, &str> = received
+        .iter()
+        .map(|r| (r.client_id.as_deref().unwrap(), r.provider_id.as_str()))
+        .collect();
+    for m in sms.iter().filter(|m| m["status"] == "sent") {
+        let ours = m["message_id"].as_str().unwrap();
+        assert_eq!(
+            m["gateway_message_id"].as_str(),
+            by_client.get(ours).copied(),
+            "{m}"
+        );
+        assert_eq!(m["attempts"], 1, "{m}");
+        assert_eq!(m["gateway"], "sms:generic-json");
+    }
+    assert!(fake.repeats().is_empty());
+    app.stop().await;
+}
+
+async fn a_batch_whose_answer_is_lost_is_resent_without_a_second_sms(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let profiles = fast_profiles();
+    let app = app_with(backend, &fake, &profiles, 100).await;
+    // The provider takes the first batch but its answer is garbage: nothing tells us
+    // which messages it holds, so the whole batch is sent again.
+    fake.fail_next(1, Fault::Malformed);
+    let accepted: Value = app
+        .post_intent(&meter_visits(150))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "every SMS sent", |i| {
+            sms_messages(i).iter().all(|m| m["status"] == "sent")
+        })
+        .await;
+    let sms = sms_messages(&intent);
+    assert_eq!(sms.len(), 150);
+
+    let batches = fake.batches();
+    assert_eq!(batches.len(), 3, "two batches and the resend: {batches:?}");
+    let first = batches[0];
+    // Every recipient got one SMS: the resend's client ids were known, answered with the
+    // first ids and not sent again.
+    let received = fake.received();
+    assert_eq!(received.len(), 150);
+    let phones: std::collections::HashSet<&str> = received.iter().map(|r| r.to.as_str()).collect();
+    assert_eq!(phones.len(), 150);
+    let repeats = fake.repeats();
+    assert_eq!(repeats.len(), first, "the lost batch came back once, whole");
+    let resent: Vec<&Value> = sms.iter().filter(|m| m["attempts"] == 2).collect();
+    assert_eq!(resent.len(), first);
+    let by_client: std::collections::HashMap<&str, &str> = received
+        .iter()
+        .map(|r| (r.client_id.as_deref().unwrap(), r.provider_id.as_str()))
+        .collect();
+    for m in &sms {
+        assert_eq!(
+            m["gateway_message_id"].as_str(),
+            by_client.get(m["message_id"].as_str().unwrap()).copied(),
+            "{m}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn a_batch_is_never_larger_than_the_shared_rate_limit_can_count(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    // The shipped profile: 50 SMS/s. On PostgreSQL the limit is shared by every worker
+    // and granted a slot's worth (4) at a time, so no batch may carry more; on SQLite the
+    // process's own limiter paces whole batches.
+    let wire = fake.wiring();
+    let app = spawn_app_with(backend, move |s| {
+        wire(s);
+        s.sms.batch_size = 100;
+    })
+    .await;
+    let accepted: Value = app
+        .post_intent(&meter_visits(40))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.wait_for(accepted["id"].as_str().unwrap(), "every SMS sent", |i| {
+        sms_messages(i).iter().all(|m| m["status"] == "sent")
+    })
+    .await;
+    let batches = fake.batches();
+    let largest = match backend {
+        Backend::Postgres => 4,
+        Backend::Sqlite => 40,
+    };
+    assert_eq!(batches.iter().sum::<usize>(), 40, "{batches:?}");
+    assert!(
+        batches.iter().all(|&b| b <= largest),
+        "{backend:?}: {batches:?}"
+    );
+    assert!(batches.contains(&largest), "{backend:?}: {batches:?}");
+    app.stop().await;
+}
