@@ -1,6 +1,7 @@
 //! A fast fake SMS gateway on loopback, speaking the generic-json contract
 //! (`channels/generic-json.toml`): `POST /messages` with `Authorization: Bearer TOKEN` and
-//! `{"to","text","client_id","sender"}` → `200 {"id": "…"}`.
+//! `{"to","text","client_id","sender"}` → `200 {"id": "…"}`, and `POST /messages/batch`
+//! with `{"messages": [those]}` → `200 {"messages": [{"id": "…"}, …]}` in the same order.
 //!
 //! It stands in for the provider in every SMS scenario and for the peers, so that what is
 //! measured is the dispatcher, not a network or a provider. It does as little as it can
@@ -109,6 +110,7 @@ impl Gateway {
         });
         let router = axum::Router::new()
             .route("/messages", axum::routing::post(send))
+            .route("/messages/batch", axum::routing::post(send_batch))
             .with_state(shared.clone());
         // Small request/response pairs on keep-alive connections: without TCP_NODELAY
         // Nagle's algorithm would add delayed-ACK stalls to every answer.
@@ -178,34 +180,103 @@ struct Sms {
     client_id: String,
 }
 
+#[derive(Deserialize)]
+struct Batch {
+    messages: Vec<Sms>,
+}
+
 async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let at = Instant::now();
+    let answer = authorize(&shared, &headers)
+        .and_then(|()| parse::<Sms>(&shared, &body))
+        .and_then(|sms| accept(&shared, at, sms));
+    match answer {
+        Ok(id) => json(StatusCode::OK, serde_json::json!({ "id": id })),
+        Err(refusal) => refusal.answer(),
+    }
+}
+
+/// One answer per message, in order, as the contract says.
+async fn send_batch(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let at = Instant::now();
+    let batch = match authorize(&shared, &headers).and_then(|()| parse::<Batch>(&shared, &body)) {
+        Ok(batch) => batch,
+        Err(refusal) => return refusal.answer(),
+    };
+    let answers: Vec<serde_json::Value> = batch
+        .messages
+        .into_iter()
+        .map(|sms| match accept(&shared, at, sms) {
+            Ok(id) => serde_json::json!({ "id": id }),
+            Err(refusal) => refusal.body(),
+        })
+        .collect();
+    json(StatusCode::OK, serde_json::json!({ "messages": answers }))
+}
+
+/// A refused request or message, counted when made: the contract's error answer.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(shared: &Shared, status: StatusCode, code: &'static str, message: String) -> Self {
+        shared.refused.fetch_add(1, Ordering::Relaxed);
+        Refusal {
+            status,
+            code,
+            message,
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"code": self.code, "message": self.message}})
+    }
+
+    fn answer(self) -> Response {
+        json(self.status, self.body())
+    }
+}
+
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
     let authorized = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == shared.authorization.as_bytes());
-    if !authorized {
-        shared.refused.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::UNAUTHORIZED, "forbidden", "bad bearer token");
+    if authorized {
+        return Ok(());
     }
-    let sms: Sms = match serde_json::from_slice(&body) {
-        Ok(sms) => sms,
-        Err(e) => {
-            shared.refused.fetch_add(1, Ordering::Relaxed);
-            return error(StatusCode::BAD_REQUEST, "rejected", &e.to_string());
-        }
-    };
+    Err(Refusal::new(
+        shared,
+        StatusCode::UNAUTHORIZED,
+        "forbidden",
+        "bad bearer token".into(),
+    ))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(shared: &Shared, body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body)
+        .map_err(|e| Refusal::new(shared, StatusCode::BAD_REQUEST, "rejected", e.to_string()))
+}
+
+/// Records one accepted SMS and returns its provider id.
+fn accept(shared: &Shared, at: Instant, sms: Sms) -> Result<String, Refusal> {
     if sms.to.is_empty() || sms.text.is_empty() || sms.client_id.is_empty() {
-        shared.refused.fetch_add(1, Ordering::Relaxed);
-        return error(
+        return Err(Refusal::new(
+            shared,
             StatusCode::BAD_REQUEST,
             "rejected",
-            "to, text and client_id are required",
-        );
+            "to, text and client_id are required".into(),
+        ));
     }
     let id = format!("fk-{}", sms.client_id);
-    let body = serde_json::json!({ "id": id }).to_string();
     if let Some(reports) = shared.reports.get() {
-        let _ = reports.send((at, id));
+        let _ = reports.send((at, id.clone()));
     }
     let shard = shared.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
     shared.shards[shard]
@@ -217,12 +288,16 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             to: sms.to,
         });
     shared.accepted.fetch_add(1, Ordering::Relaxed);
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(id)
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 /// Drains accepted ids in batches, waits out [`REPORT_DELAY`] for each, and posts their

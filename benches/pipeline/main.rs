@@ -12,12 +12,13 @@
 //!
 //! | name                 | deployment                                             | workload |
 //! |----------------------|--------------------------------------------------------|----------|
-//! | `sqlite`             | SQLite, `vestnik serve` (API and worker, one process)  | one intent, N SMS recipients |
+//! | `sqlite`             | SQLite, `vestnik serve` (API and worker, one process)  | one intent, N SMS recipients, 100 per request (`sms.batch_size`) |
+//! | `sqlite-single`      | as `sqlite`, one SMS per request                       | same |
 //! | `sqlite-reports`     | as `sqlite`; the gateway reports every SMS delivered    | same, until all `delivered` |
 //! | `sqlite-email`       | as `sqlite`, `channels.email = "smtp"`                  | one intent, N_email email recipients |
 //! | `sqlite-latency`     | as `sqlite`                                            | one-recipient intents at 20/s for 10 s |
 //! | `pg-1`, `pg-2`, `pg-4` | PostgreSQL, `serve --no-worker` + 1, 2, 4 `vestnik worker` | one intent, N SMS recipients |
-//! | `pg-1-peer-n`        | as `pg-1`, at the peers' N (when it differs from N)    | for the Vestnik / peer ratio |
+//! | `pg-1-peer-n`, `pg-1-peer-n-batch` | as `pg-1` at the peers' N, 1 and 100 SMS per request | for the Vestnik / peer ratios |
 //! | `peer-graphile`, `peer-procrastinate` | the peer on PostgreSQL (`peers.rs`)   | N_peer SMS |
 //!
 //! Every scenario gets a fresh temp dir and a fresh database. Reported per scenario
@@ -54,6 +55,9 @@ use workload::Channel;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// SMS per request in the batched scenarios: generic-json's batch endpoint takes 100.
+const BATCH: usize = 100;
+
 /// Give up on a scenario after this long (start, intake, dispatch, checks).
 const SCENARIO_BUDGET: Duration = Duration::from_secs(10 * 60);
 
@@ -85,33 +89,47 @@ fn env_count(name: &str, default: usize) -> usize {
 }
 
 fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
-    let sms = |backend, workers, recipients, reports| {
+    let sms = |backend, workers, recipients, reports, per_request| {
         Kind::Batch(Batch {
             backend,
             workers,
             recipients,
             channel: Channel::Sms,
             reports,
+            per_request,
         })
+    };
+    let per = |per_request: usize| {
+        if per_request == 1 {
+            "1 per request".to_owned()
+        } else {
+            format!("{per_request} per request")
+        }
     };
     let pg = |workers: usize| Scenario {
         name: format!("pg-{workers}"),
         label: format!(
-            "PostgreSQL, `serve --no-worker` + {workers} worker{}, SMS",
-            if workers == 1 { "" } else { "s" }
+            "PostgreSQL, `serve --no-worker` + {workers} worker{}, SMS, {}",
+            if workers == 1 { "" } else { "s" },
+            per(BATCH)
         ),
-        kind: sms(Backend::Postgres, workers, n, false),
+        kind: sms(Backend::Postgres, workers, n, false, BATCH),
     };
     let mut list = vec![
         Scenario {
             name: "sqlite".into(),
-            label: "SQLite, `serve`, SMS".into(),
-            kind: sms(Backend::Sqlite, 0, n, false),
+            label: format!("SQLite, `serve`, SMS, {}", per(BATCH)),
+            kind: sms(Backend::Sqlite, 0, n, false, BATCH),
+        },
+        Scenario {
+            name: "sqlite-single".into(),
+            label: format!("SQLite, `serve`, SMS, {}", per(1)),
+            kind: sms(Backend::Sqlite, 0, n, false, 1),
         },
         Scenario {
             name: "sqlite-reports".into(),
-            label: "SQLite, `serve`, SMS + delivery reports".into(),
-            kind: sms(Backend::Sqlite, 0, n, true),
+            label: format!("SQLite, `serve`, SMS, {} + delivery reports", per(BATCH)),
+            kind: sms(Backend::Sqlite, 0, n, true, BATCH),
         },
         Scenario {
             name: "sqlite-email".into(),
@@ -122,6 +140,7 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
                 recipients: n_email,
                 channel: Channel::Email,
                 reports: false,
+                per_request: 1,
             }),
         },
         Scenario {
@@ -136,11 +155,22 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
         pg(2),
         pg(4),
     ];
-    if n_peer != n {
+    // The peers post one SMS per request; Vestnik is compared with them both ways.
+    for per_request in [1, BATCH] {
+        if n_peer == n && per_request == BATCH {
+            continue;
+        }
         list.push(Scenario {
-            name: "pg-1-peer-n".into(),
-            label: "PostgreSQL, `serve --no-worker` + 1 worker, SMS, peers' N".into(),
-            kind: sms(Backend::Postgres, 1, n_peer, false),
+            name: if per_request == 1 {
+                "pg-1-peer-n".into()
+            } else {
+                "pg-1-peer-n-batch".into()
+            },
+            label: format!(
+                "PostgreSQL, `serve --no-worker` + 1 worker, SMS, {}, peers' N",
+                per(per_request)
+            ),
+            kind: sms(Backend::Postgres, 1, n_peer, false, per_request),
         });
     }
     for (name, peer) in [
@@ -331,7 +361,7 @@ fn main() {
             "Vestnik: release build, shipped defaults (dispatch.batch_size {}, dispatch.concurrency {}, \
              database.max_connections {}, smtp.pool_size {}, info logging) except: generic-json \
              `[limits]` rate_per_sec {} and concurrency {} per process (the fake gateway has no limit), \
-             sending windows off (the hour of the run must not matter). N = {n}, email N = {n_email}, \
+             sms.batch_size {BATCH} where a row says {BATCH} per request, sending windows off (the hour of the run must not matter). N = {n}, email N = {n_email}, \
              peers' N = {n_peer} at concurrency {peer_concurrency}. Total bench time {:.0} s.",
             defaults.dispatch.batch_size,
             defaults.dispatch.concurrency,

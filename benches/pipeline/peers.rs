@@ -215,7 +215,7 @@ async fn try_run(
             (db_after.saturating_sub(db_before) as f64 * 100_000.0 / messages as f64) as u64,
         ),
         cpu: Some(cpu),
-        ratio: None,
+        ratio: Vec::new(),
         notes,
         failed: None,
         peer: true,

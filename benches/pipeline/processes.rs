@@ -31,6 +31,8 @@ pub fn free_port() -> Result<u16> {
 pub struct Gateways<'a> {
     /// The fake SMS gateway's base URL: `channels.sms = "profile"` (generic-json).
     pub sms: Option<&'a str>,
+    /// SMS per request to it (`sms.batch_size`; generic-json's batch endpoint above 1).
+    pub sms_per_request: usize,
     /// The SMTP sink's port: `channels.email = "smtp"`.
     pub smtp_port: Option<u16>,
 }
@@ -84,6 +86,7 @@ pub fn write_config(dir: &Path, name: &str, db_url: &str, gateways: &Gateways) -
                 ("profiles_dir", path(profiles_dir(dir)?)),
                 ("base_url", base_url.into()),
                 ("secrets", secrets.into()),
+                ("batch_size", (gateways.sms_per_request as i64).into()),
             ],
         );
     }

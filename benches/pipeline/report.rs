@@ -28,7 +28,7 @@ pub struct Row {
     /// CPU of the processes under test from POST start until all sent.
     pub cpu: Option<Duration>,
     /// Peers: Vestnik's msg/s over the peer's, and which Vestnik row it was taken from.
-    pub ratio: Option<(f64, String)>,
+    pub ratio: Vec<(f64, String)>,
     pub notes: Vec<String>,
     pub failed: Option<String>,
     /// A peer's row (gets a ratio), not Vestnik's.
@@ -49,7 +49,7 @@ impl Row {
             peak_rss_kib: None,
             db_bytes_per_100k: None,
             cpu: None,
-            ratio: None,
+            ratio: Vec::new(),
             notes: Vec::new(),
             failed: Some(why),
             peer: false,
@@ -112,9 +112,15 @@ pub fn table(rows: &[Row]) -> String {
             r.db_bytes_per_100k
                 .map_or_else(|| "—".into(), |b| format!("{:.1}", mib(b))),
             secs(r.cpu),
-            r.ratio
-                .as_ref()
-                .map_or_else(|| "—".into(), |(x, _)| format!("{x:.1}×")),
+            if r.ratio.is_empty() {
+                "—".into()
+            } else {
+                r.ratio
+                    .iter()
+                    .map(|(x, _)| format!("{x:.1}×"))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            },
         );
     }
     t
@@ -129,8 +135,9 @@ pub fn notes(rows: &[Row]) -> String {
             continue;
         }
         let mut notes = r.notes.clone();
-        if let Some((_, against)) = &r.ratio {
-            notes.push(format!("ratio against {against}"));
+        if !r.ratio.is_empty() {
+            let against: Vec<&str> = r.ratio.iter().map(|(_, a)| a.as_str()).collect();
+            notes.push(format!("ratios against {}", against.join(" · ")));
         }
         if !notes.is_empty() {
             let _ = writeln!(t, "- {}: {}", r.scenario, notes.join("; "));
@@ -139,20 +146,14 @@ pub fn notes(rows: &[Row]) -> String {
     t
 }
 
-/// Fills in the peers' ratio: against the Vestnik row at the same message count on the
-/// same database (PostgreSQL, one worker) if there is one, else the first PostgreSQL
-/// one-worker row.
+/// Fills in the peers' ratios: against each Vestnik row at the same message count on the
+/// same database (PostgreSQL, one worker; one SMS per request, and a batch per request),
+/// or if there is none, the first PostgreSQL one-worker row.
 pub fn fill_ratios(rows: &mut [Row], vestnik_rows: &[(&str, usize)]) {
-    let find = |rows: &[Row], n: usize| {
-        vestnik_rows
-            .iter()
-            .filter(|(_, m)| *m == n)
-            .chain(vestnik_rows.iter())
-            .find_map(|(name, _)| {
-                rows.iter()
-                    .find(|r| r.scenario == *name && r.failed.is_none())
-                    .and_then(|r| r.per_sec.map(|v| (v, r.scenario.clone())))
-            })
+    let measured = |rows: &[Row], name: &str| {
+        rows.iter()
+            .find(|r| r.scenario == name && r.failed.is_none())
+            .and_then(|r| r.per_sec.map(|v| (v, r.scenario.clone())))
     };
     let peers: Vec<usize> = (0..rows.len())
         .filter(|&i| rows[i].peer && rows[i].failed.is_none())
@@ -161,9 +162,23 @@ pub fn fill_ratios(rows: &mut [Row], vestnik_rows: &[(&str, usize)]) {
         let Some(peer) = rows[i].per_sec.filter(|v| *v > 0.0) else {
             continue;
         };
-        if let Some((vestnik, name)) = find(rows, rows[i].messages) {
-            rows[i].ratio = Some((vestnik / peer, name));
+        let n = rows[i].messages;
+        let mut against: Vec<(f64, String)> = vestnik_rows
+            .iter()
+            .filter(|(_, m)| *m == n)
+            .filter_map(|(name, _)| measured(rows, name))
+            .collect();
+        if against.is_empty() {
+            against.extend(
+                vestnik_rows
+                    .iter()
+                    .find_map(|(name, _)| measured(rows, name)),
+            );
         }
+        rows[i].ratio = against
+            .into_iter()
+            .map(|(vestnik, name)| (vestnik / peer, name))
+            .collect();
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Batch {
     /// The fake gateway reports every SMS `delivered`; the scenario also waits for all
     /// reports to be committed.
     pub reports: bool,
+    /// SMS per request to the gateway: 1, or a batch through generic-json's batch endpoint.
+    pub per_request: usize,
 }
 
 /// One-recipient intents at a steady rate far below capacity.
@@ -280,6 +282,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
     };
     let gateways = Gateways {
         sms: Some(&gateway.base_url),
+        sms_per_request: spec.per_request,
         smtp_port: sink.as_ref().map(|s| s.port),
     };
     let mut cluster = Cluster::start(dir, spec.backend, spec.workers, &gateways).await?;
@@ -450,7 +453,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
             (db_after.saturating_sub(db_before) as f64 * 100_000.0 / messages as f64) as u64,
         ),
         cpu: Some(cpu_sent.saturating_sub(cpu0)),
-        ratio: None,
+        ratio: Vec::new(),
         notes,
         failed: None,
         peer: false,
@@ -463,6 +466,7 @@ pub async fn run_latency(name: &str, spec: &Latency, dir: &Path) -> Result<Row> 
     let gateway = Gateway::start().await?;
     let gateways = Gateways {
         sms: Some(&gateway.base_url),
+        sms_per_request: 1,
         smtp_port: None,
     };
     let cluster = Cluster::start(dir, Backend::Sqlite, 0, &gateways).await?;
@@ -530,7 +534,7 @@ pub async fn run_latency(name: &str, spec: &Latency, dir: &Path) -> Result<Row> 
         peak_rss_kib: Some(peak_rss_kib),
         db_bytes_per_100k: None,
         cpu: Some(cpu),
-        ratio: None,
+        ratio: Vec::new(),
         notes: vec![format!(
             "{count} one-recipient intents at {:.0}/s over {:.0} s (after one warm-up intent); intake (202) p50 {:.1} ms, p99 {:.1} ms; intake → gateway max {:.1} ms",
             spec.per_sec,
