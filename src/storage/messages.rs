@@ -191,6 +191,10 @@ impl Db {
         let mut entries = Vec::with_capacity(outcomes.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let setup = outcomes_setup(pool);
+            if !setup.is_empty() {
+                sqlx::query(setup).execute(&mut *tx).await?;
+            }
             for chunk in outcomes.chunks(OUTCOME_CHUNK) {
                 let sql = update_sql(pool, chunk.len());
                 let mut query = sqlx::query_as::<_, Attempted>(sqlx::AssertSqlSafe(sql));
@@ -407,6 +411,10 @@ pub(super) async fn push_range_jobs<DB: Dialect>(
 /// Picks the dialect's statement from the pool's type.
 fn update_sql<DB: Dialect>(_pool: &sqlx::Pool<DB>, rows: usize) -> String {
     DB::update_outcomes_sql(rows)
+}
+
+fn outcomes_setup<DB: Dialect>(_pool: &sqlx::Pool<DB>) -> &'static str {
+    DB::OUTCOMES_SETUP
 }
 
 #[cfg(test)]
