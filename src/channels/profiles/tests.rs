@@ -12,6 +12,9 @@ pub(super) const GENERIC: &str = include_str!("../../../channels/generic-json.to
 pub(super) const HYBRID_MAIL: &str = include_str!("../../../channels/hybrid-mail.toml");
 pub(super) const FAX: &str = include_str!("../../../channels/fax.toml");
 
+/// A tiny PDF for mail and fax messages.
+pub(super) const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+
 pub(super) fn options() -> LoadOptions {
     let secrets = [
         ("SMSRU_API_ID", "api-id-secret-1"),
