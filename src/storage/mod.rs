@@ -10,6 +10,7 @@ mod intents;
 pub mod ledger;
 mod limits;
 mod messages;
+mod nodelay;
 mod proofs;
 mod readiness;
 mod receipts;
@@ -86,8 +87,15 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
                 .with_context(|| "bad PostgreSQL URL".to_string())?;
+            let port = options.get_port();
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
+                .after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::set_on_connections_to(port);
+                        Ok(())
+                    })
+                })
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
