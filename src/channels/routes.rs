@@ -134,18 +134,14 @@ impl ChannelRoute {
         }
         // Gateways that take several messages per request get them in groups; the
         // smallest group size of the channel's gateways fits whichever one is picked, and
-        // a group never outgrows what the shared rate limit can count at once.
+        // a group never outgrows what the gateway's rate limit allows at once.
         let group = (0..self.pool.len())
             .filter_map(|i| self.pool.provider(i))
             .map(|r| r.gateway.batch_size().min(r.guard.largest_request()))
             .min()
             .unwrap_or(1)
             .max(1);
-        let mut groups = Vec::with_capacity(batch.len().div_ceil(group));
-        let mut rest = batch.into_iter().peekable();
-        while rest.peek().is_some() {
-            groups.push(rest.by_ref().take(group).collect::<Vec<_>>());
-        }
+        let groups = super::in_groups(batch, group);
         let mut results: Vec<(usize, Vec<Sent>)> =
             futures::stream::iter(groups.into_iter().enumerate())
                 .map(|(i, messages)| async move { (i, self.send_group(messages, sender).await) })

@@ -139,13 +139,20 @@ impl Guard {
         self.rate.as_ref()
     }
 
-    /// The most messages one request may carry and still be counted whole: the shared
-    /// limit grants at most a slot's worth at once. (The local limiter waits longer for a
-    /// large request instead.)
+    /// The most messages one request may carry within the rate limit: the local bucket's
+    /// burst (a bigger request would land more than the provider allows at one instant,
+    /// however long it waited for its tokens) and the shared limit's slot (the most it
+    /// grants, and counts, at once).
     pub fn largest_request(&self) -> usize {
-        self.shared
+        let burst = self
+            .rate
             .as_ref()
-            .map_or(usize::MAX, SharedRate::per_slot)
+            .map_or(usize::MAX, |r| r.burst() as usize);
+        let slot = self
+            .shared
+            .as_ref()
+            .map_or(usize::MAX, SharedRate::per_slot);
+        burst.min(slot).max(1)
     }
 
     /// Admits one request costing `n` rate tokens (e.g. SMS parts; it takes one
