@@ -97,6 +97,17 @@ impl Exchange {
     }
 }
 
+/// `items` in order, in groups of at most `size` (at least 1).
+pub(crate) fn in_groups<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let size = size.max(1);
+    let mut groups = Vec::with_capacity(items.len().div_ceil(size));
+    let mut rest = items.into_iter().peekable();
+    while rest.peek().is_some() {
+        groups.push(rest.by_ref().take(size).collect());
+    }
+    groups
+}
+
 /// A gateway: something that accepts messages of one or more channels.
 #[derive(Debug, Clone)]
 pub enum Gateway {

@@ -95,11 +95,7 @@ impl ProfileGateway {
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
         if self.batch > 1 && batch.len() > 1 {
-            let mut chunks = Vec::with_capacity(batch.len().div_ceil(self.batch));
-            let mut rest = batch.into_iter().peekable();
-            while rest.peek().is_some() {
-                chunks.push(rest.by_ref().take(self.batch).collect::<Vec<_>>());
-            }
+            let chunks = crate::channels::in_groups(batch, self.batch);
             let results: Vec<Vec<SendResult>> = futures::stream::iter(chunks)
                 .map(|chunk| self.send_together(chunk))
                 .buffered(concurrency)

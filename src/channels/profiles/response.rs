@@ -221,23 +221,33 @@ impl Compiled {
         status: u16,
         body: &[u8],
     ) -> Result<Value, (Retry, String)> {
-        let render_failed = |e: BuildError| (Retry::Permanent, e.to_string());
         let doc: Option<Value> = serde_json::from_slice(body).ok();
+        self.judge(t, ctx, status, doc.as_ref(), &|| snippet(body, 200))?;
+        Ok(doc.expect("judge refuses an answer that is not JSON"))
+    }
+
+    /// [`Self::verdict`] on an answer already parsed (`None`: not JSON); `raw` quotes it
+    /// in error messages.
+    fn judge(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        status: u16,
+        doc: Option<&Value>,
+        raw: &dyn Fn() -> String,
+    ) -> Result<(), (Retry, String)> {
+        let render_failed = |e: BuildError| (Retry::Permanent, e.to_string());
         let detail = |doc: &Value| -> Result<String, (Retry, String)> {
             let (code, text) = self.error_detail(t, ctx, doc).map_err(render_failed)?;
             Ok(match (code, text) {
                 (Some(c), Some(x)) => format!("provider error {c}: {x}"),
                 (Some(c), None) => format!("provider error {c}"),
                 (None, Some(x)) => format!("provider error: {x}"),
-                (None, None) => format!("unexpected answer: {}", snippet(body, 200)),
+                (None, None) => format!("unexpected answer: {}", raw()),
             })
         };
         if self.transient_http.matches(&status.to_string()) {
-            let why = doc
-                .as_ref()
-                .map(&detail)
-                .transpose()?
-                .unwrap_or_else(|| snippet(body, 200));
+            let why = doc.map(&detail).transpose()?.unwrap_or_else(raw);
             return Err((Retry::Transient, format!("HTTP {status}: {why}")));
         }
         let success = (200..300).contains(&status);
@@ -247,21 +257,18 @@ impl Compiled {
             } else {
                 Retry::Permanent
             };
-            return Err((
-                retry,
-                format!("HTTP {status}, body is not JSON: {}", snippet(body, 200)),
-            ));
+            return Err((retry, format!("HTTP {status}, body is not JSON: {}", raw())));
         };
-        if success && self.conditions_hold(t, ctx, &doc).map_err(render_failed)? {
-            return Ok(doc);
+        if success && self.conditions_hold(t, ctx, doc).map_err(render_failed)? {
+            return Ok(());
         }
-        let (code, _) = self.error_detail(t, ctx, &doc).map_err(render_failed)?;
+        let (code, _) = self.error_detail(t, ctx, doc).map_err(render_failed)?;
         let retry = match code {
             Some(c) if self.permanent.matches(&c) => Retry::Permanent,
             Some(c) if self.transient.matches(&c) => Retry::Transient,
             _ => self.spec.unknown_error,
         };
-        let why = detail(&doc)?;
+        let why = detail(doc)?;
         Err((
             retry,
             if success {
@@ -279,7 +286,17 @@ impl Compiled {
         status: u16,
         body: &[u8],
     ) -> SendOutcome {
-        let doc = match self.verdict(t, ctx, status, body) {
+        self.send_outcome(t, ctx, self.verdict(t, ctx, status, body))
+    }
+
+    /// What a judged answer to a send means for the message.
+    fn send_outcome(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        verdict: Result<Value, (Retry, String)>,
+    ) -> SendOutcome {
+        let doc = match verdict {
             Ok(doc) => doc,
             Err((Retry::Transient, why)) => return SendOutcome::Transient(why),
             Err((Retry::Permanent, why)) => return SendOutcome::Permanent(why),
@@ -331,19 +348,22 @@ impl Compiled {
         let Some(first) = ctxs.first() else {
             return Vec::new();
         };
-        let doc = match self.verdict_of_request(t, first, status, body) {
+        let mut doc = match self.verdict_of_request(t, first, status, body) {
             Ok(doc) => doc,
             Err((Retry::Transient, why)) => return all(SendOutcome::Transient(why)),
             Err((Retry::Permanent, why)) => return all(SendOutcome::Permanent(why)),
         };
-        let items = match lookup(&doc, results).and_then(Value::as_array) {
-            Some(items) if items.len() == ctxs.len() => items,
+        let items = match doc.pointer_mut(results).map(Value::take) {
+            Some(Value::Array(items)) if items.len() == ctxs.len() => items,
             // The provider may hold some of the messages: resend them all (its client id
             // de-duplicates where it has one).
             found => {
                 return all(SendOutcome::Transient(format!(
                     "the answer has {} results at {results} for {} messages: {}",
-                    found.map_or(0, Vec::len),
+                    match found {
+                        Some(Value::Array(items)) => items.len(),
+                        _ => 0,
+                    },
                     ctxs.len(),
                     snippet(body, 200)
                 )));
@@ -352,8 +372,10 @@ impl Compiled {
         ctxs.iter()
             .zip(items)
             .map(|(ctx, item)| {
-                let item = serde_json::to_vec(item).expect("JSON values serialise");
-                self.classify_send(t, ctx, status, &item)
+                let verdict = self.judge(t, ctx, status, Some(&item), &|| {
+                    snippet(item.to_string().as_bytes(), 200)
+                });
+                self.send_outcome(t, ctx, verdict.map(|()| item))
             })
             .collect()
     }
