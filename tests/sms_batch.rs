@@ -21,7 +21,7 @@ async fn app_with(
     batch_size: usize,
 ) -> TestApp {
     let wire = fake.wiring();
-    let profiles = profiles.path().to_owned();
+    let profiles = profiles.path().join("channels");
     spawn_app_with(backend, move |s| {
         wire(s);
         s.sms.profiles_dir = profiles;
@@ -32,23 +32,11 @@ async fn app_with(
     .await
 }
 
-/// The shipped profiles with generic-json's rate raised: at its shipped 50/s the shared
-/// limit on PostgreSQL grants 4 permits at a time, which caps a batch at 4 messages.
+/// The shipped profiles with their rate raised: at generic-json's shipped 50/s the rate
+/// limit caps a batch at 4 messages on PostgreSQL (the shared limit's slot).
 fn fast_profiles() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(common::repo_path("channels")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "generic-json.toml" {
-            let mut table: toml::Table = text.parse().unwrap();
-            table["limits"]
-                .as_table_mut()
-                .unwrap()
-                .insert("rate_per_sec".into(), toml::Value::Integer(10_000));
-            text = toml::to_string(&table).unwrap();
-        }
-        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
-    }
+    common::profiles_with_limit(dir.path(), "rate_per_sec", 10_000);
     dir
 }
 

@@ -67,26 +67,6 @@ async fn all_sms_sent(app: &TestApp, id: &str) -> Vec<Value> {
     sms_messages(&intent)
 }
 
-/// The profiles with a short client timeout, so a slow provider times out in a test.
-fn profiles_with_timeout(dir: &std::path::Path, timeout_ms: u64) -> std::path::PathBuf {
-    let out = dir.join("channels");
-    std::fs::create_dir_all(&out).unwrap();
-    for entry in std::fs::read_dir(common::repo_path("channels")).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut table: toml::Table = text.parse().unwrap();
-        if let Some(limits) = table.get_mut("limits").and_then(|l| l.as_table_mut()) {
-            limits.insert("timeout_ms".into(), toml::Value::Integer(timeout_ms as i64));
-        }
-        std::fs::write(
-            out.join(path.file_name().unwrap()),
-            toml::to_string(&table).unwrap(),
-        )
-        .unwrap();
-    }
-    out
-}
-
 async fn a_failing_provider_loses_its_traffic_to_a_healthy_one(backend: Backend) {
     let failing = FakeProvider::start(Provider::SmsRu).await;
     let healthy = FakeProvider::start(Provider::Smsc).await;
@@ -151,7 +131,7 @@ async fn refused_connections_and_timeouts_fail_over_with_bounded_duplicates(back
     slow.set_fault(Some(Fault::Slow(Duration::from_millis(1500))));
     let healthy = FakeProvider::start(Provider::GenericJson).await;
     let dir = tempfile::tempdir().unwrap();
-    let profiles = profiles_with_timeout(dir.path(), 300);
+    let profiles = common::profiles_with_limit(dir.path(), "timeout_ms", 300);
     let app = app_with(
         backend,
         &[&slow, &healthy],

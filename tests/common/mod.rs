@@ -410,20 +410,37 @@ pub fn free_port() -> u16 {
 /// A meter visit to `n` recipients by SMS alone (its SMS carries every mandatory field, so
 /// it is the legal notice), phones `+7916` and the recipient's number.
 pub fn sms_mailing(n: usize) -> Value {
-    let mut body = example("meter_visit");
-    let template = body["recipients"][0].clone();
-    body["recipients"] = Value::Array(
-        (0..n)
-            .map(|i| {
-                let mut r = template.clone();
-                r["account_number"] = json!(format!("{i:010}"));
-                r["channels"] = json!(["sms"]);
-                r["contacts"] = json!({"phone": format!("+7916{i:07}")});
-                r
-            })
-            .collect(),
-    );
+    let mut body = meter_visits(n);
+    for (i, r) in body["recipients"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        r["channels"] = json!(["sms"]);
+        r["contacts"] = json!({"phone": format!("+7916{i:07}")});
+    }
     body
+}
+
+/// A copy of the shipped `channels/` in `dir`, with `[limits] key = value` in every profile
+/// (a short timeout, a higher rate).
+pub fn profiles_with_limit(dir: &Path, key: &str, value: i64) -> PathBuf {
+    let out = dir.join("channels");
+    std::fs::create_dir_all(&out).unwrap();
+    for entry in std::fs::read_dir(repo_path("channels")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        if let Some(limits) = table.get_mut("limits").and_then(|l| l.as_table_mut()) {
+            limits.insert(key.into(), toml::Value::Integer(value));
+        }
+        std::fs::write(
+            out.join(path.file_name().unwrap()),
+            toml::to_string(&table).unwrap(),
+        )
+        .unwrap();
+    }
+    out
 }
 
 /// Every file under `dir`, recursively, as (path, contents).
