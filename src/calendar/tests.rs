@@ -61,6 +61,20 @@ fn a_year_without_data_is_an_error_not_a_guess() {
 }
 
 #[test]
+fn the_provisional_2028_file_holds_only_what_the_labour_code_fixes() {
+    let cal =
+        Calendar::from_toml_strs([include_str!("../../config/calendar/ru-2028.toml")]).unwrap();
+    let source = cal.year_source(2028).unwrap();
+    assert!(!source.confirmed);
+    assert!(source.source.contains("provisional"), "{}", source.source);
+    // Sat 4 Nov moves its day off to Mon 6 Nov by art. 112 itself; the New Year weekend
+    // days wait for the decree, so the first working week after them stays working.
+    assert!(!cal.is_working_day(d(2028, 11, 6)).unwrap());
+    assert!(!cal.is_working_day(d(2028, 1, 7)).unwrap());
+    assert!(cal.is_working_day(d(2028, 1, 10)).unwrap());
+}
+
+#[test]
 fn an_overlay_adds_days_off_and_narrows_coverage() {
     let mut cal = shipped();
     assert!(cal.is_working_day(d(2026, 11, 6)).unwrap());
@@ -111,7 +125,7 @@ fn malformed_files_are_rejected_with_their_origin() {
 #[test]
 fn loads_the_config_directory_and_a_missing_overlay_is_an_io_error() {
     let cal = Calendar::load_dir(config_dir()).unwrap();
-    assert_eq!(cal.covered_years(), vec![2025, 2026, 2027]);
+    assert_eq!(cal.covered_years(), vec![2025, 2026, 2027, 2028]);
     let err = cal
         .load_overlay(&config_dir(), "no-such-region")
         .unwrap_err();
