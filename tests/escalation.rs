@@ -321,7 +321,7 @@ mod claims {
         };
         let outcomes: Vec<Outcome> = taken.iter().map(|m| sent(&m.id)).collect();
         app.db
-            .record_outcomes(&job, &first_claim, &outcomes, now + 62_000)
+            .record_outcomes(&job, &first_claim, &taken, &outcomes, now + 62_000)
             .await
             .unwrap();
         let claimed_status = |intent: &Value| -> Vec<String> {
@@ -342,7 +342,7 @@ mod claims {
             "the stale claim wrote nothing: {intent}"
         );
         app.db
-            .record_outcomes(&job, &second_claim, &outcomes, now + 63_000)
+            .record_outcomes(&job, &second_claim, &retaken, &outcomes, now + 63_000)
             .await
             .unwrap();
         let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;

@@ -260,7 +260,7 @@ impl Dispatcher {
             }
         }
         self.db
-            .record_outcomes(job, &claim_id, &outcomes, self.clock.now_ms())
+            .record_outcomes(job, &claim_id, &claimed, &outcomes, self.clock.now_ms())
             .await?;
         let sent = outcomes
             .iter()

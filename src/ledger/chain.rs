@@ -50,6 +50,52 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// An entry not yet in the chain, with the canonical form of everything but `prev` and
+/// `seq` (which the chain's head decides) already made. Making it is most of the cost of
+/// an append, and it needs no lock: callers build these before their transaction.
+#[derive(Debug, Clone)]
+pub struct Unsealed {
+    at: i64,
+    intent_id: Option<String>,
+    message_id: Option<String>,
+    fact: Fact,
+    /// The canonical JSON of the fields above, without its closing brace.
+    body: String,
+}
+
+impl Unsealed {
+    pub fn new(at: i64, intent_id: Option<String>, message_id: Option<String>, fact: Fact) -> Self {
+        #[derive(Serialize)]
+        struct Begun<'a> {
+            at: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            intent_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_id: Option<&'a str>,
+            #[serde(flatten)]
+            fact: &'a Fact,
+        }
+        let mut body = canonical(&Begun {
+            at,
+            intent_id: intent_id.as_deref(),
+            message_id: message_id.as_deref(),
+            fact: &fact,
+        });
+        body.pop(); // the closing brace; `seal` writes it after `prev` and `seq`
+        Self {
+            at,
+            intent_id,
+            message_id,
+            fact,
+            body,
+        }
+    }
+
+    pub fn fact(&self) -> &Fact {
+        &self.fact
+    }
+}
+
 /// The last entry of a chain (`seq` 0 and [`GENESIS`] for an empty one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -85,18 +131,40 @@ impl Chain {
         message_id: Option<String>,
         fact: Fact,
     ) -> Sealed {
-        let entry = Entry {
-            seq: self.head.seq + 1,
+        self.seal(Unsealed::new(at, intent_id, message_id, fact))
+    }
+
+    /// Seals an entry whose canonical form was begun earlier: only `prev` and `seq` are
+    /// added here, so the work done while the head is locked is a concatenation and a hash.
+    pub fn seal(&mut self, unsealed: Unsealed) -> Sealed {
+        let Unsealed {
             at,
             intent_id,
             message_id,
             fact,
-            prev: std::mem::take(&mut self.head.hash),
+            mut body,
+        } = unsealed;
+        let seq = self.head.seq + 1;
+        let prev = std::mem::take(&mut self.head.hash);
+        // `prev` and `seq` sort after every other key: appending them to the canonical form
+        // of the rest is the canonical form of the whole (checked in debug builds).
+        body.push_str(",\"prev\":\"");
+        body.push_str(&prev);
+        body.push_str("\",\"seq\":");
+        body.push_str(&seq.to_string());
+        body.push('}');
+        let entry = Entry {
+            seq,
+            at,
+            intent_id,
+            message_id,
+            fact,
+            prev,
         };
-        let body = canonical(&entry);
+        debug_assert_eq!(body, canonical(&entry), "the spliced canonical form");
         let hash = sha256_hex(body.as_bytes());
         self.head = Head {
-            seq: entry.seq,
+            seq,
             hash: hash.clone(),
         };
         Sealed { entry, body, hash }

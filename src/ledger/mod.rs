@@ -10,7 +10,7 @@ mod chain;
 mod fact;
 mod verify;
 
-pub use chain::{Chain, Entry, GENESIS, Head, Sealed, canonical, sha256_hex};
+pub use chain::{Chain, Entry, GENESIS, Head, Sealed, Unsealed, canonical, sha256_hex};
 pub use fact::{DeadlineFact, DeadlineFacts, Fact, ranges};
 pub use verify::{Break, Row, Walker};
 

@@ -282,12 +282,7 @@ fn intake_facts(
                 .into_iter()
                 .map(Fact::DeadlineComputed),
         )
-        .map(|fact| NewEntry {
-            at: now,
-            intent_id: Some(id.to_owned()),
-            message_id: None,
-            fact,
-        })
+        .map(|fact| NewEntry::new(now, Some(id.to_owned()), None, fact))
         .collect()
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use super::{Db, with_pool};
-use crate::ledger::{Break, Chain, Fact, Head, Row, Walker};
+use crate::ledger::{Break, Chain, Fact, Head, Row, Unsealed, Walker};
 
 /// A checkpoint of the head is kept whenever an append crosses a multiple of this.
 pub const CHECKPOINT_EVERY: i64 = 10_000;
@@ -18,23 +18,23 @@ const SQLITE_CHUNK: usize = 1000;
 /// Rows read per round trip when walking the chain.
 const PAGE: i64 = 10_000;
 
-/// A fact to append, with what it is about.
+/// A fact to append, with what it is about. Made before the transaction that appends it
+/// where the caller can: most of an append's work happens here, outside the head's lock.
 #[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub at: i64,
-    pub intent_id: Option<String>,
-    pub message_id: Option<String>,
-    pub fact: Fact,
-}
+pub struct NewEntry(Unsealed);
 
 impl NewEntry {
+    pub fn new(at: i64, intent_id: Option<String>, message_id: Option<String>, fact: Fact) -> Self {
+        Self(Unsealed::new(at, intent_id, message_id, fact))
+    }
+
     pub fn about_message(at: i64, intent_id: &str, message_id: &str, fact: Fact) -> Self {
-        Self {
+        Self::new(
             at,
-            intent_id: Some(intent_id.to_owned()),
-            message_id: Some(message_id.to_owned()),
+            Some(intent_id.to_owned()),
+            Some(message_id.to_owned()),
             fact,
-        }
+        )
     }
 }
 
@@ -53,9 +53,9 @@ struct Columns {
 fn seal(head: Head, entries: Vec<NewEntry>) -> (Columns, Head) {
     let mut chain = Chain::after(head);
     let mut c = Columns::default();
-    for e in entries {
-        let kind = e.fact.kind();
-        let sealed = chain.append(e.at, e.intent_id, e.message_id, e.fact);
+    for NewEntry(e) in entries {
+        let kind = e.fact().kind();
+        let sealed = chain.seal(e);
         c.seq.push(sealed.entry.seq);
         c.intent_id.push(sealed.entry.intent_id);
         c.message_id.push(sealed.entry.message_id);

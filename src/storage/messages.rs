@@ -181,14 +181,18 @@ impl Db {
     /// Records the outcomes of one claim's sends — only for messages that claim still holds
     /// — and, in the same transaction, queues a job for the earliest message of the range
     /// still waiting (a retry, a closed window), so no waiting message is left without one.
+    /// `claimed` is what the claim returned: each attempt's ledger entry is made from it
+    /// before the transaction, which on SQLite holds the one write lock.
     pub async fn record_outcomes(
         &self,
         job: &DeliveryJob,
         claim_id: &str,
+        claimed: &[Claimed],
         outcomes: &[Outcome],
         now: i64,
     ) -> anyhow::Result<()> {
-        let mut entries = Vec::with_capacity(outcomes.len());
+        let mut attempts = attempt_entries(&job.intent_id, claimed, outcomes, now);
+        let mut entries = Vec::with_capacity(attempts.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let setup = outcomes_setup(pool);
@@ -197,7 +201,7 @@ impl Db {
             }
             for chunk in outcomes.chunks(OUTCOME_CHUNK) {
                 let sql = update_sql(pool, chunk.len());
-                let mut query = sqlx::query_as::<_, Attempted>(sqlx::AssertSqlSafe(sql));
+                let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
                 for o in chunk {
                     let (status, sent_at, next_attempt_at, refund) = match o.status {
                         OutcomeStatus::Sent => ("sent", Some(now), now, 0i64),
@@ -223,7 +227,7 @@ impl Db {
                 }
                 // Only the outcomes the claim still held were written: those get entries.
                 let written = query.bind(claim_id).fetch_all(&mut *tx).await?;
-                attempt_entries(chunk, written, now, &mut entries);
+                entries.extend(written.iter().filter_map(|id| attempts.remove(id.as_str())));
             }
             let (next,) = sqlx::query_as::<_, (Option<i64>,)>(
                 "SELECT MIN(next_attempt_at) FROM messages \
@@ -339,42 +343,40 @@ impl Db {
     }
 }
 
-/// A message whose outcome was written: what its ledger entry needs besides the outcome.
-#[derive(Debug, sqlx::FromRow)]
-struct Attempted {
-    id: String,
-    intent_id: String,
-    channel: String,
-    attempts: i64,
-}
-
-/// One `message_attempt` entry per written outcome; a deferral was no attempt.
-fn attempt_entries(chunk: &[Outcome], written: Vec<Attempted>, now: i64, out: &mut Vec<NewEntry>) {
-    let by_id: HashMap<&str, &Outcome> = chunk.iter().map(|o| (o.message_id.as_str(), o)).collect();
-    for row in written {
-        let Some(o) = by_id.get(row.id.as_str()) else {
-            continue;
-        };
-        let outcome = match o.status {
-            OutcomeStatus::Sent => "sent",
-            OutcomeStatus::Retry { .. } => "retry",
-            OutcomeStatus::Failed => "failed",
-            OutcomeStatus::Deferred { .. } => continue,
-        };
-        let fact = Fact::MessageAttempt {
-            channel: row.channel,
-            attempt: row.attempts,
-            outcome: outcome.to_owned(),
-            template: o.template.clone(),
-            gateway: o.gateway.clone(),
-            gateway_message_id: o.gateway_message_id.clone(),
-            content_sha256: o.content_sha256.clone(),
-            request_sha256: o.exchange.request_sha256.clone(),
-            response_sha256: o.exchange.response_sha256.clone(),
-            error: o.error.clone(),
-        };
-        out.push(NewEntry::about_message(now, &row.intent_id, &row.id, fact));
-    }
+/// The `message_attempt` entry of each outcome, by message id; a deferral was no attempt.
+fn attempt_entries<'a>(
+    intent_id: &str,
+    claimed: &[Claimed],
+    outcomes: &'a [Outcome],
+    now: i64,
+) -> HashMap<&'a str, NewEntry> {
+    let claimed: HashMap<&str, &Claimed> = claimed.iter().map(|c| (c.id.as_str(), c)).collect();
+    outcomes
+        .iter()
+        .filter_map(|o| {
+            let outcome = match o.status {
+                OutcomeStatus::Sent => "sent",
+                OutcomeStatus::Retry { .. } => "retry",
+                OutcomeStatus::Failed => "failed",
+                OutcomeStatus::Deferred { .. } => return None,
+            };
+            let message = claimed.get(o.message_id.as_str())?;
+            let fact = Fact::MessageAttempt {
+                channel: message.channel.clone(),
+                attempt: message.attempts,
+                outcome: outcome.to_owned(),
+                template: o.template.clone(),
+                gateway: o.gateway.clone(),
+                gateway_message_id: o.gateway_message_id.clone(),
+                content_sha256: o.content_sha256.clone(),
+                request_sha256: o.exchange.request_sha256.clone(),
+                response_sha256: o.exchange.response_sha256.clone(),
+                error: o.error.clone(),
+            };
+            let entry = NewEntry::about_message(now, intent_id, &o.message_id, fact);
+            Some((o.message_id.as_str(), entry))
+        })
+        .collect()
 }
 
 /// Pushes one job per `batch`-sized range holding any of `rows` (intent, recipient, its

@@ -222,7 +222,7 @@ impl Dialect for sqlx::Sqlite {
              sms_parts = COALESCE(v.column13, messages.sms_parts), \
              content = COALESCE(v.column14, messages.content) \
              FROM (VALUES {}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' \
-             AND messages.claim_id = ? RETURNING id, intent_id, channel, attempts",
+             AND messages.claim_id = ? RETURNING id",
             messages::values_placeholders(rows, false),
         )
     }
@@ -274,7 +274,7 @@ impl Dialect for sqlx::Postgres {
              FROM (VALUES {}) AS v(id, status, last_error, gateway, gateway_message_id, content_sha256, \
              template, sent_at, next_attempt_at, updated_at, refund, sms_encoding, sms_parts, content) \
              WHERE m.id = v.id AND m.status = 'sending' AND m.claim_id = ${} \
-             RETURNING m.id, m.intent_id, m.channel, m.attempts",
+             RETURNING m.id",
             messages::values_placeholders(rows, true),
             rows * messages::OUTCOME_COLUMNS + 1
         )

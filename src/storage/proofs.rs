@@ -225,15 +225,15 @@ impl Db {
             .bind(PURGED)
             .execute(&mut *tx)
             .await?;
-            let entry = NewEntry {
-                at: now,
-                intent_id: Some(intent_id.to_owned()),
-                message_id: None,
-                fact: Fact::PersonalDataPurged {
+            let entry = NewEntry::new(
+                now,
+                Some(intent_id.to_owned()),
+                None,
+                Fact::PersonalDataPurged {
                     parts: parts.iter().map(|p| (*p).to_owned()).collect(),
                     messages,
                 },
-            };
+            );
             Dialect::append_ledger(&mut tx, vec![entry], now).await?;
             tx.commit().await?;
             anyhow::Ok(Some(Purged {

@@ -86,7 +86,7 @@ macro_rules! record_change {
             action: action.to_owned(),
             actor: actor.clone(),
         };
-        let entry = super::ledger::NewEntry { at: now_ms(), intent_id: None, message_id: None, fact };
+        let entry = super::ledger::NewEntry::new(now_ms(), None, None, fact);
         super::Dialect::append_ledger(&mut $tx, vec![entry], now_ms()).await?;
         if let TemplateChange::Activated {
             key,
