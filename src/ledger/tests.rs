@@ -53,6 +53,29 @@ fn the_canonical_form_sorts_keys_and_has_no_spaces() {
 }
 
 #[test]
+fn an_entry_sealed_from_its_early_form_has_the_canonical_bytes() {
+    let facts = [
+        fact(1),
+        Fact::Cancelled {
+            reason: "не нужно: \"вручено\"\n\u{1F600} \\ \u{7f}".into(),
+        },
+        Fact::Escalated { legal_step: None },
+        Fact::PersonalDataPurged {
+            parts: vec!["names".into(), "phones".into()],
+            messages: 0,
+        },
+    ];
+    let mut chain = Chain::after(Head::genesis());
+    for (i, fact) in facts.into_iter().enumerate() {
+        let intent_id = (i % 2 == 0).then(|| "i".to_owned());
+        let message_id = (i % 3 == 0).then(|| format!("m{i}"));
+        let sealed = chain.seal(Unsealed::new(7, intent_id, message_id, fact));
+        assert_eq!(sealed.body, canonical(&sealed.entry));
+        assert_eq!(sealed.hash, sha256_hex(sealed.body.as_bytes()));
+    }
+}
+
+#[test]
 fn entries_round_trip_through_their_canonical_form() {
     let (rows, _) = chain(3);
     for row in rows {
