@@ -40,21 +40,30 @@ fn fast_profiles() -> tempfile::TempDir {
     dir
 }
 
+/// Each message carries the provider id of its own answer in the batch, not a neighbour's.
+fn each_holds_its_own_answer(messages: &[Value], received: &[common::fake_sms::Received]) {
+    let by_client: std::collections::HashMap<&str, &str> = received
+        .iter()
+        .map(|r| (r.client_id.as_deref().unwrap(), r.provider_id.as_str()))
+        .collect();
+    for m in messages {
+        assert_eq!(
+            m["gateway_message_id"].as_str(),
+            by_client.get(m["message_id"].as_str().unwrap()).copied(),
+            "{m}"
+        );
+    }
+}
+
 async fn sms_go_out_in_batches_and_each_outcome_is_its_own(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let profiles = fast_profiles();
     let app = app_with(backend, &fake, &profiles, 100).await;
     // The first message of the first batch is refused for its number; the rest go.
     fake.fail_next(1, Fault::Permanent);
-    let accepted: Value = app
-        .post_intent(&meter_visits(250))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = accepted["id"].as_str().unwrap();
+    let id = app.accept(&meter_visits(250)).await;
     let intent = app
-        .wait_for(id, "every SMS settled", |i| {
+        .wait_for(&id, "every SMS settled", |i| {
             sms_messages(i)
                 .iter()
                 .all(|m| m["status"] == "sent" || m["status"] == "failed")
@@ -77,18 +86,13 @@ async fn sms_go_out_in_batches_and_each_outcome_is_its_own(backend: Backend) {
     );
     let received = fake.received();
     assert_eq!(received.len(), 249);
-    // Each message carries the provider id of its own answer, not a neighbour's.
-    let by_client: std::collections::HashMap<&str, &str> = received
+    let sent: Vec<Value> = sms
         .iter()
-        .map(|r| (r.client_id.as_deref().unwrap(), r.provider_id.as_str()))
+        .filter(|m| m["status"] == "sent")
+        .cloned()
         .collect();
-    for m in sms.iter().filter(|m| m["status"] == "sent") {
-        let ours = m["message_id"].as_str().unwrap();
-        assert_eq!(
-            m["gateway_message_id"].as_str(),
-            by_client.get(ours).copied(),
-            "{m}"
-        );
+    each_holds_its_own_answer(&sent, &received);
+    for m in &sent {
         assert_eq!(m["attempts"], 1, "{m}");
         assert_eq!(m["gateway"], "sms:generic-json");
     }
@@ -103,15 +107,9 @@ async fn a_batch_whose_answer_is_lost_is_resent_without_a_second_sms(backend: Ba
     // The provider takes the first batch but its answer is garbage: nothing tells us
     // which messages it holds, so the whole batch is sent again.
     fake.fail_next(1, Fault::Malformed);
-    let accepted: Value = app
-        .post_intent(&meter_visits(150))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = accepted["id"].as_str().unwrap();
+    let id = app.accept(&meter_visits(150)).await;
     let intent = app
-        .wait_for(id, "every SMS sent", |i| {
+        .wait_for(&id, "every SMS sent", |i| {
             sms_messages(i).iter().all(|m| m["status"] == "sent")
         })
         .await;
@@ -131,17 +129,7 @@ async fn a_batch_whose_answer_is_lost_is_resent_without_a_second_sms(backend: Ba
     assert_eq!(repeats.len(), first, "the lost batch came back once, whole");
     let resent: Vec<&Value> = sms.iter().filter(|m| m["attempts"] == 2).collect();
     assert_eq!(resent.len(), first);
-    let by_client: std::collections::HashMap<&str, &str> = received
-        .iter()
-        .map(|r| (r.client_id.as_deref().unwrap(), r.provider_id.as_str()))
-        .collect();
-    for m in &sms {
-        assert_eq!(
-            m["gateway_message_id"].as_str(),
-            by_client.get(m["message_id"].as_str().unwrap()).copied(),
-            "{m}"
-        );
-    }
+    each_holds_its_own_answer(&sms, &received);
     app.stop().await;
 }
 
@@ -156,13 +144,8 @@ async fn a_batch_is_never_larger_than_the_shared_rate_limit_can_count(backend: B
         s.sms.batch_size = 100;
     })
     .await;
-    let accepted: Value = app
-        .post_intent(&meter_visits(40))
-        .await
-        .json()
-        .await
-        .unwrap();
-    app.wait_for(accepted["id"].as_str().unwrap(), "every SMS sent", |i| {
+    let id = app.accept(&meter_visits(40)).await;
+    app.wait_for(&id, "every SMS sent", |i| {
         sms_messages(i).iter().all(|m| m["status"] == "sent")
     })
     .await;

@@ -90,13 +90,8 @@ async fn a_failing_provider_loses_its_traffic_to_a_healthy_one(backend: Backend)
         |_| {},
     )
     .await;
-    let accepted: Value = app
-        .post_intent(&meter_visits(40))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sent = all_sms_sent(&app, accepted["id"].as_str().unwrap()).await;
+    let id = app.accept(&meter_visits(40)).await;
+    let sent = all_sms_sent(&app, &id).await;
 
     assert_eq!(sent.len(), 40);
     for m in &sent {
@@ -156,13 +151,8 @@ async fn refused_connections_and_timeouts_fail_over_with_bounded_duplicates(back
         |_| {},
     )
     .await;
-    let accepted: Value = app
-        .post_intent(&meter_visits(30))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sent = all_sms_sent(&app, accepted["id"].as_str().unwrap()).await;
+    let id = app.accept(&meter_visits(30)).await;
+    let sent = all_sms_sent(&app, &id).await;
 
     for m in &sent {
         assert_eq!(m["gateway"], "sms:generic-json", "{m}");
@@ -206,13 +196,7 @@ async fn an_outage_of_the_only_provider_waits_without_using_up_attempts(backend:
         },
     )
     .await;
-    let accepted: Value = app
-        .post_intent(&meter_visits(20))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = accepted["id"].as_str().unwrap().to_owned();
+    let id = app.accept(&meter_visits(20)).await;
     // Let the outage last long enough for several probes.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let during = fake.requests();
@@ -264,8 +248,8 @@ async fn traffic_shifts_away_from_a_provider_whose_reports_never_come(backend: B
     );
     let mut first = meter_visits(20);
     first["external_id"] = json!("visit-first");
-    let accepted: Value = app.post_intent(&first).await.json().await.unwrap();
-    all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;
+    let id = app.accept(&first).await;
+    all_sms_sent_or_delivered(&app, &id).await;
     assert_eq!(
         silent.received().len(),
         10,
@@ -276,8 +260,8 @@ async fn traffic_shifts_away_from_a_provider_whose_reports_never_come(backend: B
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut second = meter_visits(20);
     second["external_id"] = json!("visit-second");
-    let accepted: Value = app.post_intent(&second).await.json().await.unwrap();
-    all_sms_sent_or_delivered(&app, accepted["id"].as_str().unwrap()).await;
+    let id = app.accept(&second).await;
+    all_sms_sent_or_delivered(&app, &id).await;
     let to_silent = silent.received().len() - 10;
     assert!(
         to_silent <= 7,

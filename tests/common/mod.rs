@@ -254,6 +254,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts an intent that must be accepted; its id.
+    pub async fn accept(&self, body: &Value) -> String {
+        let response = self.post_intent(body).await;
+        let status = response.status().as_u16();
+        let accepted: Value = response.json().await.unwrap();
+        assert_eq!(status, 202, "{accepted}");
+        accepted["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
