@@ -91,6 +91,15 @@ impl Unsealed {
         }
     }
 
+    pub fn about_message(at: i64, intent_id: &str, message_id: &str, fact: Fact) -> Self {
+        Self::new(
+            at,
+            Some(intent_id.to_owned()),
+            Some(message_id.to_owned()),
+            fact,
+        )
+    }
+
     pub fn fact(&self) -> &Fact {
         &self.fact
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use super::{Db, with_pool};
-use crate::ledger::{Break, Chain, Fact, Head, Row, Unsealed, Walker};
+use crate::ledger::{Break, Chain, Head, Row, Unsealed, Walker};
 
 /// A checkpoint of the head is kept whenever an append crosses a multiple of this.
 pub const CHECKPOINT_EVERY: i64 = 10_000;
@@ -18,25 +18,10 @@ const SQLITE_CHUNK: usize = 1000;
 /// Rows read per round trip when walking the chain.
 const PAGE: i64 = 10_000;
 
-/// A fact to append, with what it is about. Made before the transaction that appends it
-/// where the caller can: most of an append's work happens here, outside the head's lock.
-#[derive(Debug, Clone)]
-pub struct NewEntry(Unsealed);
-
-impl NewEntry {
-    pub fn new(at: i64, intent_id: Option<String>, message_id: Option<String>, fact: Fact) -> Self {
-        Self(Unsealed::new(at, intent_id, message_id, fact))
-    }
-
-    pub fn about_message(at: i64, intent_id: &str, message_id: &str, fact: Fact) -> Self {
-        Self::new(
-            at,
-            Some(intent_id.to_owned()),
-            Some(message_id.to_owned()),
-            fact,
-        )
-    }
-}
+/// A fact to append, with what it is about: the ledger's [`Unsealed`]. Made before the
+/// transaction that appends it where the caller can, since most of an append's work
+/// happens there, outside the head's lock.
+pub type NewEntry = Unsealed;
 
 /// The columns of sealed entries, for one bulk insert.
 #[derive(Default)]
@@ -53,7 +38,7 @@ struct Columns {
 fn seal(head: Head, entries: Vec<NewEntry>) -> (Columns, Head) {
     let mut chain = Chain::after(head);
     let mut c = Columns::default();
-    for NewEntry(e) in entries {
+    for e in entries {
         let kind = e.fact().kind();
         let sealed = chain.seal(e);
         c.seq.push(sealed.entry.seq);
