@@ -90,6 +90,12 @@ impl App {
             templates: self.templates.clone(),
             metrics: self.dispatcher.metrics().clone(),
             gateways: self.gateways.clone(),
+            receipts: crate::receipts::Recorder::new(
+                self.db.clone(),
+                self.dispatcher.documents().clone(),
+                self.settings.clone(),
+                self.dispatcher.metrics().clone(),
+            ),
         })
     }
 

@@ -16,6 +16,7 @@ both_backends! {
     an_sms_without_a_report_for_72_hours_becomes_unconfirmed;
     a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring;
     a_report_finds_its_message_through_the_partial_gateway_index;
+    reports_arriving_together_each_get_their_own_answer;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
@@ -324,5 +325,47 @@ async fn a_report_finds_its_message_through_the_partial_gateway_index(backend: B
                 || line.contains("using messages_by_gateway_")),
         "{plan:?}"
     );
+    app.stop().await;
+}
+
+/// Reports that arrive together are recorded in one transaction (group commit): each still
+/// gets its own answer, a report repeated within the group is kept once, each delivered
+/// legal SMS ends its own chain, and the ledger's chain holds.
+async fn reports_arriving_together_each_get_their_own_answer(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake).await;
+    let url = format!("{}/v1/receipts/generic-json", app.base);
+    let n = 40;
+    let id = app.accept(&common::meter_visits(n)).await;
+    let intent = app
+        .wait_for(&id, "every SMS sent", |i| {
+            let sms = common::sms_messages(i);
+            sms.len() == n && sms.iter().all(|m| m["status"] == "sent")
+        })
+        .await;
+    let sms = common::sms_messages(&intent);
+    let provider_ids: Vec<&str> = sms
+        .iter()
+        .map(|m| m["gateway_message_id"].as_str().unwrap())
+        .collect();
+    // Every report once and the first ten three times, all at the same time.
+    let reports = provider_ids
+        .iter()
+        .chain(&provider_ids[..10])
+        .chain(&provider_ids[..10]);
+    let answers =
+        futures::future::join_all(reports.map(|p| fake.report(&url, p, Report::Delivered))).await;
+    assert!(answers.iter().all(|&s| s == 200), "{answers:?}");
+    for m in &sms {
+        let message_id = m["message_id"].as_str().unwrap();
+        assert_eq!(app.db.receipt_count(message_id).await.unwrap(), 1);
+    }
+    app.wait_for(
+        &id,
+        "every SMS delivered, every held email cancelled",
+        |i| i["status_counts"] == json!({"delivered": n, "cancelled": n}),
+    )
+    .await;
+    assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
     app.stop().await;
 }

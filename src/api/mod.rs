@@ -57,6 +57,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Every gateway, for their circuit breakers' state in `/metrics`.
     pub gateways: crate::channels::Gateways,
+    /// Where `/v1/receipts/{profile}` records reports: in group commits.
+    pub receipts: crate::receipts::Recorder,
 }
 
 /// Every route, each registered with `routes!` from its handler's `#[utoipa::path]`, so a

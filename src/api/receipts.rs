@@ -14,7 +14,6 @@ use tracing::{info, warn};
 
 use super::{ApiError, AppState};
 use crate::channels::profiles::WebhookError;
-use crate::receipts;
 use crate::storage::ReceiptOutcome;
 
 #[utoipa::path(post, path = "/v1/receipts/{profile}", tag = "receipts",
@@ -57,26 +56,21 @@ pub async fn receive(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // One wait for the whole report: N early receipts must not take N times as long.
     let give_up = Instant::now() + Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
-    let mut unknown = 0;
-    for receipt in &receipts {
-        let outcome = loop {
-            match receipts::record(
-                &state.db,
-                &state.documents,
-                &state.settings.dispatch,
-                &state.metrics,
-                sms.name(),
-                receipt,
-            )
-            .await?
-            {
+    // Together, so they can share a group commit.
+    let outcomes = futures::future::try_join_all(receipts.iter().map(|receipt| async {
+        loop {
+            match state.receipts.record(sms.name(), receipt).await? {
                 // The provider may report before our record of its answer commits.
                 ReceiptOutcome::UnknownMessage if Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
-                outcome => break outcome,
+                outcome => break anyhow::Ok(outcome),
             }
-        };
+        }
+    }))
+    .await?;
+    let mut unknown = 0;
+    for (receipt, outcome) in receipts.iter().zip(outcomes) {
         match outcome {
             ReceiptOutcome::UnknownMessage => unknown += 1,
             ReceiptOutcome::Recorded { applied, .. } => {

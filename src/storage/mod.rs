@@ -32,7 +32,7 @@ pub use compliance::AtRiskRow;
 pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use proofs::{PURGED, ProofIntent, ProofMessage, ProofReceipt, ProofRows, Purged};
-pub use receipts::{NewReceipt, PollDue, ReceiptOutcome, ReportDelays};
+pub use receipts::{NewReceipt, PollDue, ReceiptMessage, ReceiptOutcome, ReportDelays};
 pub use reports::LegalFactRow;
 pub use templates::{ActivationRow, TemplateChange, TemplateVersionRow, previous_version};
 pub use tokens::TokenRow;

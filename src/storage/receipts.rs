@@ -28,6 +28,15 @@ pub struct NewReceipt<'a> {
     pub batch: i64,
 }
 
+/// The message a report is about (see [`Db::receipt_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptMessage {
+    pub id: String,
+    pub intent_id: String,
+    /// A step of its recipient's legal-notice chain.
+    pub legal: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptOutcome {
     /// Recorded; `applied` says whether it changed the message's status. When it made a
@@ -46,140 +55,175 @@ impl Db {
     /// Keeps the report as evidence and applies it if it is the message's first final
     /// status: a late `pending` never overwrites `delivered`, nor `failed` a `delivered`.
     pub async fn record_receipt(&self, receipt: &NewReceipt<'_>) -> anyhow::Result<ReceiptOutcome> {
-        let now = now_ms();
-        let raw_sha256 = hex::encode(Sha256::digest(receipt.raw.as_bytes()));
-        let id = uuid::Uuid::now_v7().to_string();
-        with_pool!(self, pool => {
-            // Looked up before the transaction: on SQLite a transaction that reads first
-            // cannot upgrade to a write once another connection has committed meanwhile.
-            let message: Option<(String, String)> = sqlx::query_as(
-                "SELECT id, intent_id FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
-            )
-            .bind(receipt.gateway)
-            .bind(receipt.provider_message_id)
-            .fetch_optional(pool)
-            .await?;
-            let Some((message_id, intent_id)) = message else {
-                return Ok(ReceiptOutcome::UnknownMessage);
-            };
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
-                 provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8, $11, $12) \
-                 ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&message_id)
-            .bind(receipt.gateway)
-            .bind(receipt.provider_message_id)
-            .bind(receipt.status)
-            .bind(receipt.provider_status)
-            .bind(receipt.provider_time)
-            .bind(now)
-            .bind(receipt.raw)
-            .bind(&raw_sha256)
-            .bind(receipt.reason)
-            .bind(receipt.evidence_sha256)
-            .execute(&mut *tx)
+        let Some(message) = self
+            .receipt_message(receipt.gateway, receipt.provider_message_id)
             .await?
-            .rows_affected();
-            if inserted == 0 {
-                tx.commit().await?;
-                return Ok(ReceiptOutcome::Duplicate);
-            }
-            let applied = match receipt.status {
-                "delivered" => sqlx::query(
-                    "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = $4, updated_at = $3 \
-                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
+        else {
+            return Ok(ReceiptOutcome::UnknownMessage);
+        };
+        let mut outcomes = self.record_receipts(&[(receipt.clone(), message)]).await?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// The message a gateway's report is about, if we know it. Looked up before the
+    /// transaction that records the report: on SQLite a transaction that reads first
+    /// cannot upgrade to a write once another connection has committed meanwhile.
+    pub async fn receipt_message(
+        &self,
+        gateway: &str,
+        provider_message_id: &str,
+    ) -> anyhow::Result<Option<ReceiptMessage>> {
+        let found = with_pool!(self, pool => sqlx::query_as::<_, (String, String, Option<i64>)>(
+            "SELECT id, intent_id, legal_step FROM messages WHERE gateway = $1 AND gateway_message_id = $2",
+        )
+        .bind(gateway)
+        .bind(provider_message_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.map(|(id, intent_id, legal_step)| ReceiptMessage {
+            id,
+            intent_id,
+            legal: legal_step.is_some(),
+        }))
+    }
+
+    /// [`Db::record_receipt`] for several reports, each with its message from
+    /// [`Db::receipt_message`], in one transaction and in order, with one ledger append:
+    /// on SQLite's one writer a transaction per report is what limits how many reports a
+    /// second can be kept. One outcome per report, in the same order.
+    pub async fn record_receipts(
+        &self,
+        receipts: &[(NewReceipt<'_>, ReceiptMessage)],
+    ) -> anyhow::Result<Vec<ReceiptOutcome>> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut outcomes = Vec::with_capacity(receipts.len());
+            let mut entries = Vec::new();
+            let mut tx = pool.begin().await?;
+            for (receipt, message) in receipts {
+                let (message_id, intent_id) = (&message.id, &message.intent_id);
+                let raw_sha256 = hex::encode(Sha256::digest(receipt.raw.as_bytes()));
+                let id = uuid::Uuid::now_v7().to_string();
+                let inserted = sqlx::query(
+                    "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
+                     provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8, $11, $12) \
+                     ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING",
                 )
-                .bind(&message_id)
-                .bind(receipt.provider_time.unwrap_or(now))
+                .bind(&id)
+                .bind(message_id)
+                .bind(receipt.gateway)
+                .bind(receipt.provider_message_id)
+                .bind(receipt.status)
+                .bind(receipt.provider_status)
+                .bind(receipt.provider_time)
                 .bind(now)
+                .bind(receipt.raw)
+                .bind(&raw_sha256)
                 .bind(receipt.reason)
+                .bind(receipt.evidence_sha256)
                 .execute(&mut *tx)
                 .await?
-                .rows_affected(),
-                "failed" | "expired" => sqlx::query(
-                    "UPDATE messages SET status = 'failed', last_error = $2, updated_at = $3 \
-                     WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
-                )
-                .bind(&message_id)
-                .bind(match receipt.reason {
-                    Some(why) => format!("gateway reported {} ({}): {why}", receipt.status, receipt.provider_status),
-                    None => format!("gateway reported {} ({})", receipt.status, receipt.provider_status),
-                })
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-                // Busy, no answer: send again later, as after a transient send failure.
-                "retry" => {
-                    let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
-                        "UPDATE messages SET \
-                         status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
-                         next_attempt_at = $2, last_error = $5, updated_at = $3 \
-                         WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
-                         RETURNING intent_id, recipient_idx, \
-                         (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
+                .rows_affected();
+                if inserted == 0 {
+                    outcomes.push(ReceiptOutcome::Duplicate);
+                    continue;
+                }
+                let applied = match receipt.status {
+                    "delivered" => sqlx::query(
+                        "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = $4, updated_at = $3 \
+                         WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
                     )
-                    .bind(&message_id)
-                    .bind(receipt.retry_at)
+                    .bind(message_id)
+                    .bind(receipt.provider_time.unwrap_or(now))
                     .bind(now)
-                    .bind(receipt.max_attempts)
-                    .bind(format!("gateway asks to try again: {}", receipt.reason.unwrap_or(receipt.provider_status)))
+                    .bind(receipt.reason)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                    "failed" | "expired" => sqlx::query(
+                        "UPDATE messages SET status = 'failed', last_error = $2, updated_at = $3 \
+                         WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
+                    )
+                    .bind(message_id)
+                    .bind(match receipt.reason {
+                        Some(why) => format!("gateway reported {} ({}): {why}", receipt.status, receipt.provider_status),
+                        None => format!("gateway reported {} ({})", receipt.status, receipt.provider_status),
+                    })
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                    // Busy, no answer: send again later, as after a transient send failure.
+                    "retry" => {
+                        let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
+                            "UPDATE messages SET \
+                             status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
+                             next_attempt_at = $2, last_error = $5, updated_at = $3 \
+                             WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
+                             RETURNING intent_id, recipient_idx, \
+                             (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
+                        )
+                        .bind(message_id)
+                        .bind(receipt.retry_at)
+                        .bind(now)
+                        .bind(receipt.max_attempts)
+                        .bind(format!("gateway asks to try again: {}", receipt.reason.unwrap_or(receipt.provider_status)))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let n = rows.len() as u64;
+                        super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
+                        n
+                    }
+                    _ => 0,
+                } > 0;
+                let mut deadline_margin = None;
+                entries.push(NewEntry::about_message(now, intent_id, message_id, Fact::ReceiptRecorded {
+                    receipt_id: id.clone(),
+                    gateway: receipt.gateway.to_owned(),
+                    status: receipt.status.to_owned(),
+                    provider_status: receipt.provider_status.to_owned(),
+                    provider_time: receipt.provider_time,
+                    received_at: now,
+                    raw_sha256: raw_sha256.clone(),
+                    reason: receipt.reason.map(str::to_owned),
+                    evidence_sha256: receipt.evidence_sha256.map(str::to_owned),
+                    applied,
+                }));
+                // Only a legal notice has a deadline to report and a chain to end.
+                if applied && receipt.status == "delivered" && message.legal {
+                    deadline_margin = sqlx::query_as::<_, (String, i64)>(
+                        "SELECT m.channel, r.deadline_at - m.delivered_at FROM messages m \
+                         JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
+                         WHERE m.id = $1 AND m.legal_step IS NOT NULL AND r.deadline_at IS NOT NULL",
+                    )
+                    .bind(message_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    // A delivered legal notice ends its chain: the legal steps not yet sent
+                    // (held, or queued behind a window or a retry) are no longer needed.
+                    let reason = "not needed: the legal notice was delivered";
+                    let cancelled = sqlx::query_as::<_, (String,)>(
+                        "UPDATE messages SET status = 'cancelled', last_error = $3, \
+                         updated_at = $2 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
+                         AND (intent_id, recipient_idx) = (SELECT intent_id, recipient_idx FROM messages \
+                                                           WHERE id = $1 AND legal_step IS NOT NULL) \
+                         RETURNING id",
+                    )
+                    .bind(message_id)
+                    .bind(now)
+                    .bind(reason)
                     .fetch_all(&mut *tx)
                     .await?;
-                    let n = rows.len() as u64;
-                    super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
-                    n
+                    entries.extend(cancelled.into_iter().map(|(cancelled,)| {
+                        NewEntry::about_message(now, intent_id, &cancelled, Fact::Cancelled { reason: reason.into() })
+                    }));
                 }
-                _ => 0,
-            } > 0;
-            let mut deadline_margin = None;
-            let mut entries = vec![NewEntry::about_message(now, &intent_id, &message_id, Fact::ReceiptRecorded {
-                receipt_id: id.clone(),
-                gateway: receipt.gateway.to_owned(),
-                status: receipt.status.to_owned(),
-                provider_status: receipt.provider_status.to_owned(),
-                provider_time: receipt.provider_time,
-                received_at: now,
-                raw_sha256: raw_sha256.clone(),
-                reason: receipt.reason.map(str::to_owned),
-                evidence_sha256: receipt.evidence_sha256.map(str::to_owned),
-                applied,
-            })];
-            if applied && receipt.status == "delivered" {
-                deadline_margin = sqlx::query_as::<_, (String, i64)>(
-                    "SELECT m.channel, r.deadline_at - m.delivered_at FROM messages m \
-                     JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
-                     WHERE m.id = $1 AND m.legal_step IS NOT NULL AND r.deadline_at IS NOT NULL",
-                )
-                .bind(&message_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                // A delivered legal notice ends its chain: the legal steps not yet sent
-                // (held, or queued behind a window or a retry) are no longer needed.
-                let reason = "not needed: the legal notice was delivered";
-                let cancelled = sqlx::query_as::<_, (String,)>(
-                    "UPDATE messages SET status = 'cancelled', last_error = $3, \
-                     updated_at = $2 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
-                     AND (intent_id, recipient_idx) = (SELECT intent_id, recipient_idx FROM messages \
-                                                       WHERE id = $1 AND legal_step IS NOT NULL) \
-                     RETURNING id",
-                )
-                .bind(&message_id)
-                .bind(now)
-                .bind(reason)
-                .fetch_all(&mut *tx)
-                .await?;
-                entries.extend(cancelled.into_iter().map(|(cancelled,)| {
-                    NewEntry::about_message(now, &intent_id, &cancelled, Fact::Cancelled { reason: reason.into() })
-                }));
+                outcomes.push(ReceiptOutcome::Recorded { applied, deadline_margin });
             }
             Dialect::append_ledger(&mut tx, entries, now).await?;
             tx.commit().await?;
-            anyhow::Ok(ReceiptOutcome::Recorded { applied, deadline_margin })
+            anyhow::Ok(outcomes)
         })
     }
 
