@@ -33,6 +33,7 @@ pub struct Metrics {
     gateway_errors: IntCounterVec,
     receipts: IntCounterVec,
     deadline_margin: HistogramVec,
+    receipt_groups: HistogramVec,
     callbacks: IntCounterVec,
     messages: IntGaugeVec,
     at_risk: IntGauge,
@@ -111,6 +112,13 @@ impl Metrics {
                 30.0 * day,
             ],
         );
+        let receipt_groups = histogram(
+            "vestnik_receipt_group_size",
+            "Webhook delivery reports recorded per transaction (group commit): near 1 \
+             while reports trickle in, larger in a storm.",
+            &[],
+            vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+        );
         let callbacks = counter(
             "vestnik_callbacks_total",
             "Status callback attempts, by result: delivered, retry, gave_up.",
@@ -155,6 +163,7 @@ impl Metrics {
             gateway_errors,
             receipts,
             deadline_margin,
+            receipt_groups,
             callbacks,
             messages,
             at_risk,
@@ -193,6 +202,13 @@ impl Metrics {
         self.deadline_margin
             .with_label_values(&[channel])
             .observe(margin_ms as f64 / 1000.0);
+    }
+
+    /// One transaction recorded `reports` webhook reports.
+    pub fn receipt_group(&self, reports: usize) {
+        self.receipt_groups
+            .with_label_values(&[] as &[&str])
+            .observe(reports as f64);
     }
 
     pub fn callback(&self, result: &str) {

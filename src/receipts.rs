@@ -2,9 +2,10 @@
 //! report is kept raw as evidence, a return-receipt scan goes to the documents store, and
 //! the first final status applies (see [`Db::record_receipt`]).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
+use tracing::{error, warn};
 
 use crate::channels::profiles::Receipt;
 use crate::documents::Documents;
@@ -39,22 +40,23 @@ pub async fn record(
 
 /// Records webhook reports with group commit: the reports that arrive while one
 /// transaction commits go together in the next. On SQLite's one writer a transaction per
-/// report kept ~1,000 reports a second, while a storm sends them as fast as it sends
-/// messages. A report's caller still waits for its own commit, so a `200` to the provider
-/// still means the report is kept.
+/// report is what limits how many reports a second are kept, and a storm brings them as
+/// fast as it sends. A report's caller still waits for its own commit, so a `200` to the
+/// provider still means the report is kept.
 #[derive(Clone)]
 pub struct Recorder {
     db: Db,
     documents: Documents,
     settings: Arc<Settings>,
     metrics: Metrics,
-    /// Started on the first report, inside the runtime; it ends when the last clone of
-    /// this goes.
-    queue: Arc<OnceLock<mpsc::UnboundedSender<Queued>>>,
+    /// The committer's queue. It is started on the first report, inside the runtime, and
+    /// again if it died; it ends when the last clone of this goes.
+    queue: Arc<Mutex<Option<mpsc::UnboundedSender<Queued>>>>,
 }
 
 struct Queued {
     gateway: String,
+    /// Without its evidence scan, which is stored already: the committer needs its hash.
     receipt: Receipt,
     message: ReceiptMessage,
     evidence: Option<String>,
@@ -72,9 +74,9 @@ impl Recorder {
         }
     }
 
-    /// Records `receipt` and returns once it has committed, with the reports queued with it.
+    /// Records `receipt` and returns once the transaction that holds it has committed.
     pub async fn record(&self, gateway: &str, receipt: &Receipt) -> anyhow::Result<ReceiptOutcome> {
-        // Looked up here, by each report's own request, while the group before commits.
+        // Looked up by the report's own request, while the group before it commits.
         let Some(message) = self
             .db
             .receipt_message(gateway, &receipt.provider_message_id)
@@ -83,21 +85,11 @@ impl Recorder {
             return Ok(ReceiptOutcome::UnknownMessage);
         };
         let evidence = store_evidence(&self.documents, receipt)?;
-        let queue = self.queue.get_or_init(|| {
-            let (queue, queued) = mpsc::unbounded_channel();
-            tokio::spawn(commit_in_groups(
-                self.db.clone(),
-                self.settings.clone(),
-                self.metrics.clone(),
-                queued,
-            ));
-            queue
-        });
         let (reply, outcome) = oneshot::channel();
-        queue
+        self.queue()
             .send(Queued {
                 gateway: gateway.to_owned(),
-                receipt: receipt.clone(),
+                receipt: without_evidence(receipt),
                 message,
                 evidence,
                 reply,
@@ -106,6 +98,29 @@ impl Recorder {
         outcome.await.map_err(|_| {
             anyhow::anyhow!("the receipt recorder stopped before this report committed")
         })?
+    }
+
+    fn queue(&self) -> mpsc::UnboundedSender<Queued> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match &*queue {
+            Some(running) if !running.is_closed() => running.clone(),
+            _ => {
+                let (sender, queued) = mpsc::unbounded_channel();
+                let committer = tokio::spawn(commit_in_groups(
+                    self.db.clone(),
+                    self.settings.clone(),
+                    self.metrics.clone(),
+                    queued,
+                ));
+                tokio::spawn(async move {
+                    if let Err(e) = committer.await {
+                        error!(error = %e, "the receipt recorder died; the next report starts another");
+                    }
+                });
+                *queue = Some(sender.clone());
+                sender
+            }
+        }
     }
 }
 
@@ -126,30 +141,70 @@ async fn commit_in_groups(
             })
             .collect();
         let committed = db.record_receipts(&receipts).await;
-        drop(receipts);
+        drop(receipts); // it borrows `group`, which is drained below
         match committed {
             Ok(outcomes) => {
+                metrics.receipt_group(group.len());
                 for (q, outcome) in group.drain(..).zip(outcomes) {
                     count(&metrics, &q.gateway, &q.receipt, &outcome);
                     let _ = q.reply.send(Ok(outcome));
                 }
             }
-            Err(e) if group.len() == 1 => {
-                let _ = group.remove(0).reply.send(Err(e));
-            }
-            // One report the database refuses must not fail the others: each alone.
-            Err(_) => {
+            // A report the database refuses (a constraint, a value it cannot take) must
+            // not fail the others: each is tried alone. When the database itself is
+            // unwell, trying 256 reports one by one would only hold every webhook for
+            // that long: the group fails, and the providers post again.
+            Err(e) if group.len() > 1 && refused_by_database(&e) => {
+                warn!(error = %e, reports = group.len(), "a group of delivery reports was refused; recording each alone");
                 for q in group.drain(..) {
                     let receipt =
                         new_receipt(dispatch, &q.gateway, &q.receipt, q.evidence.as_deref());
                     let outcome = db.record_receipt(&receipt).await;
                     if let Ok(outcome) = &outcome {
+                        metrics.receipt_group(1);
                         count(&metrics, &q.gateway, &q.receipt, outcome);
                     }
                     let _ = q.reply.send(outcome);
                 }
             }
+            Err(e) => {
+                warn!(error = %e, reports = group.len(), "a group of delivery reports failed");
+                let why = e.to_string();
+                for q in group.drain(..) {
+                    let _ = q
+                        .reply
+                        .send(Err(anyhow::anyhow!("recording delivery reports: {why}")));
+                }
+            }
         }
+    }
+}
+
+/// Whether the database turned down what was asked (so another report may fare better),
+/// as against being busy, locked, deadlocked or unreachable (so none would).
+fn refused_by_database(e: &anyhow::Error) -> bool {
+    let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    // SQLite: 5 busy, 6 locked (also as extended codes, which share the low byte).
+    // PostgreSQL class 40: serialization failure, deadlock.
+    let transient =
+        code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)) || code.starts_with("40");
+    !transient
+}
+
+/// The report as the committer needs it: a scan can be megabytes, and it is stored already.
+fn without_evidence(receipt: &Receipt) -> Receipt {
+    Receipt {
+        provider_message_id: receipt.provider_message_id.clone(),
+        status: receipt.status,
+        provider_status: receipt.provider_status.clone(),
+        provider_time: receipt.provider_time,
+        reason: receipt.reason.clone(),
+        evidence: None,
+        details: receipt.details.clone(),
+        raw: receipt.raw.clone(),
     }
 }
 

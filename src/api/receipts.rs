@@ -56,19 +56,21 @@ pub async fn receive(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // One wait for the whole report: N early receipts must not take N times as long.
     let give_up = Instant::now() + Duration::from_millis(state.settings.sms.early_receipt_wait_ms);
-    // Together, so they can share a group commit.
-    let outcomes = futures::future::try_join_all(receipts.iter().map(|receipt| async {
-        loop {
+    // One after another: a body may carry several reports about one message, and the
+    // first final status wins in the order the provider wrote them. Reports from other
+    // requests still share each commit.
+    let mut outcomes = Vec::with_capacity(receipts.len());
+    for receipt in &receipts {
+        outcomes.push(loop {
             match state.receipts.record(sms.name(), receipt).await? {
                 // The provider may report before our record of its answer commits.
                 ReceiptOutcome::UnknownMessage if Instant::now() < give_up => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
-                outcome => break anyhow::Ok(outcome),
+                outcome => break outcome,
             }
-        }
-    }))
-    .await?;
+        });
+    }
     let mut unknown = 0;
     for (receipt, outcome) in receipts.iter().zip(outcomes) {
         match outcome {
