@@ -329,16 +329,7 @@ async fn a_refused_or_long_failing_callback_is_given_up(backend: Backend) {
     );
 
     // Both events end given up: the refused one at once, the other after retry_for.
-    let scrape = || async {
-        app.http
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let scrape = || app.metrics();
     let count = |metrics: &str, result: &str| {
         metrics
             .lines()

@@ -357,15 +357,7 @@ async fn reports_arriving_together_each_get_their_own_answer(backend: Backend) {
         futures::future::join_all(reports.map(|p| fake.report(&url, p, Report::Delivered))).await;
     assert!(answers.iter().all(|&s| s == 200), "{answers:?}");
     // 60 reports went through the committer, in fewer transactions than reports.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let metric = |name: &str| -> f64 {
         metrics
             .lines()
