@@ -18,6 +18,7 @@
 //! | `sqlite-email`       | as `sqlite`, `channels.email = "smtp"`                  | one intent, N_email email recipients |
 //! | `sqlite-latency`     | as `sqlite`                                            | one-recipient intents at 20/s for 10 s |
 //! | `pg-1`, `pg-2`, `pg-4` | PostgreSQL, `serve --no-worker` + 1, 2, 4 `vestnik worker` | one intent, N SMS recipients |
+//! | `pg-1-reports`       | as `pg-1`; the gateway reports every SMS delivered (to `serve`) | same, until all `delivered` |
 //! | `pg-1-peer-n`, `pg-1-peer-n-batch` | as `pg-1` at the peers' N, 1 and 100 SMS per request | for the Vestnik / peer ratios |
 //! | `peer-graphile`, `peer-procrastinate` | the peer on PostgreSQL (`peers.rs`)   | N_peer SMS |
 //!
@@ -154,6 +155,14 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
         pg(1),
         pg(2),
         pg(4),
+        Scenario {
+            name: "pg-1-reports".into(),
+            label: format!(
+                "PostgreSQL, `serve --no-worker` + 1 worker, SMS, {} + delivery reports",
+                per(BATCH)
+            ),
+            kind: sms(Backend::Postgres, 1, n, true, BATCH),
+        },
     ];
     // The peers post one SMS per request; Vestnik is compared with them both ways.
     for per_request in [1, BATCH] {
