@@ -165,7 +165,10 @@ async fn commit_in_groups(
                 for q in group.drain(..) {
                     let receipt =
                         new_receipt(dispatch, &q.gateway, &q.receipt, q.evidence.as_deref());
-                    let outcome = db.record_receipt(&receipt).await;
+                    let outcome = db
+                        .record_receipts(&[(receipt, q.message)])
+                        .await
+                        .map(|mut outcomes| outcomes.remove(0));
                     if let Ok(outcome) = &outcome {
                         metrics.receipt_group(1);
                         count(&metrics, &q.gateway, &q.receipt, outcome);
