@@ -34,7 +34,7 @@
 //! - [`queue`]: apalis delivery jobs, pushed in the intake transaction.
 //! - [`dispatch`]: one delivery job: claim → hold back (windows, contact limits) → render → send → record;
 //!   it renders the active template versions ([`dispatch::LiveTemplates`]).
-//! - [`channels`]: gateways (outbox files, SMTP, HTTP providers described by profiles in
+//! - [`channels`]: gateways (outbox files, SMTP over our own connection pool, HTTP providers described by profiles in
 //!   `channels/`), and [`channels::routes`]: which gateway takes a message, within its
 //!   rate, concurrency and circuit breaker ([`channels::resilience`]).
 //! - [`receipts`]: recording a gateway's delivery report, from a webhook or a poll.
@@ -44,7 +44,7 @@
 //!   escalation, provider health).
 //!
 //! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
-//! [`cli`] (the `vestnik` command).
+//! [`cli`] (the `vestnik` command), `nodelay` (`TCP_NODELAY` on sockets sqlx and lettre open).
 //!
 //! Operability: [`import`] (a mailing from a CSV, through the API), [`config_check`]
 //! (`vestnik config check`), [`metrics`] (Prometheus) and [`callbacks`] (signed status
@@ -67,6 +67,7 @@ pub mod intents;
 pub mod ledger;
 pub mod letters;
 pub mod metrics;
+pub(crate) mod nodelay;
 pub mod pii;
 pub mod plans;
 pub mod proofs;

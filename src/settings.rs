@@ -149,6 +149,8 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
+    /// Extra PEM certificate to trust for the relay (a private CA); empty: the public roots.
+    pub ca_file: PathBuf,
     pub username: String,
     pub password: secrecy::SecretString,
     pub pool_size: u32,

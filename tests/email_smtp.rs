@@ -1,9 +1,10 @@
 //! Email through a real SMTP conversation with a server on loopback: the bytes it receives,
-//! the relay's reply kept as the gateway id, 5xx failing at once, 4xx retried.
+//! the relay's reply kept as the gateway id, 5xx failing at once, 4xx retried; STARTTLS and
+//! implicit TLS with AUTH against a certificate the test makes, connections reused.
 
 mod common;
 
-use common::smtp_sink::SmtpSink;
+use common::smtp_sink::{SmtpSink, Tls};
 use common::{Backend, TestApp, example, spawn_app_with};
 use serde_json::{Value, json};
 use vestnik::intents::IntentKind;
@@ -14,6 +15,9 @@ both_backends! {
     a_refused_recipient_fails_at_once_and_a_deferral_is_retried;
     a_dkim_signed_email_verifies_against_the_published_key;
     the_letter_rides_along_as_a_pdf_attachment;
+    emails_go_over_starttls_after_login_on_reused_connections;
+    emails_go_over_implicit_tls_after_login;
+    a_refused_login_or_a_relay_without_starttls_leaves_the_email_waiting;
 }
 
 async fn app_with(backend: Backend, sink: &SmtpSink) -> TestApp {
@@ -259,4 +263,188 @@ async fn the_letter_rides_along_as_a_pdf_attachment(backend: Backend) {
         "no separate copy of the attached letter is left in the documents store"
     );
     app.stop().await;
+}
+
+/// `n` meter-visit notices by email only, each to its own address.
+fn email_mailing(n: usize) -> Value {
+    let mut body = common::meter_visits(n);
+    for (i, r) in body["recipients"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        r["channels"] = json!(["email"]);
+        r["contacts"] = json!({"email": format!("reader{i}@example.ru")});
+    }
+    body
+}
+
+/// An app that sends through `sink` with `tls`, trusting the sink's certificate.
+async fn secure_app(
+    backend: Backend,
+    sink: &SmtpSink,
+    tls: vestnik::settings::SmtpTls,
+    password: &str,
+    dir: &std::path::Path,
+) -> TestApp {
+    let ca_file = dir.join("relay.pem");
+    std::fs::write(&ca_file, &sink.certificate_pem).unwrap();
+    let (port, password) = (sink.port, password.to_owned());
+    spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.host = "127.0.0.1".into();
+        s.smtp.port = port;
+        s.smtp.tls = tls;
+        s.smtp.ca_file = ca_file;
+        s.smtp.username = "vestnik".into();
+        s.smtp.password = password.into();
+        s.smtp.pool_size = 2;
+    })
+    .await
+}
+
+async fn emails_go_over_starttls_after_login_on_reused_connections(backend: Backend) {
+    emails_over_tls(backend, Tls::Starttls).await
+}
+
+async fn emails_go_over_implicit_tls_after_login(backend: Backend) {
+    // lettre opens these sockets itself; TCP_NODELAY is set on them from outside.
+    emails_over_tls(backend, Tls::Implicit).await
+}
+
+/// 12 emails through a sink that speaks `tls` and wants a login: all accepted, encrypted,
+/// over at most `pool_size` connections, each with TCP_NODELAY.
+async fn emails_over_tls(backend: Backend, tls: Tls) {
+    let sink = SmtpSink::start_secure(tls, "vestnik", "s3cret").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = match tls {
+        Tls::Starttls => vestnik::settings::SmtpTls::Starttls,
+        Tls::Implicit => vestnik::settings::SmtpTls::Implicit,
+    };
+    let app = secure_app(backend, &sink, mode, "s3cret", dir.path()).await;
+    let id = app.accept(&email_mailing(12)).await;
+    let intent = app.wait_settled(&id).await;
+    for message in common::messages(&intent) {
+        assert_eq!(message["status"], "sent", "{message}");
+        assert!(
+            message["gateway_message_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("250 ")
+        );
+    }
+    let received = sink.received();
+    assert_eq!(received.len(), 12);
+    assert!(
+        received.iter().all(|r| r.encrypted),
+        "every message over TLS"
+    );
+    let mut to: Vec<_> = received.iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 12, "each address once");
+    assert!(
+        sink.sessions() <= 2,
+        "12 messages over at most pool_size connections, not {}",
+        sink.sessions()
+    );
+    let nodelay = nodelay_to(sink.port);
+    assert!(
+        !nodelay.is_empty() && nodelay.iter().all(|on| *on),
+        "the pooled connections have TCP_NODELAY: {nodelay:?}"
+    );
+    app.stop().await;
+}
+
+async fn a_refused_login_or_a_relay_without_starttls_leaves_the_email_waiting(backend: Backend) {
+    // A wrong password: the relay's 535 is about our setup, not the message, so the
+    // message is not failed; it waits for the next attempt.
+    let sink = SmtpSink::start_secure(Tls::Starttls, "vestnik", "s3cret").await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = secure_app(
+        backend,
+        &sink,
+        vestnik::settings::SmtpTls::Starttls,
+        "wrong",
+        dir.path(),
+    )
+    .await;
+    let message = first_attempt(&app).await;
+    assert_ne!(message["status"], "failed", "{message}");
+    assert_ne!(message["status"], "sent", "{message}");
+    let reason = message["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("relay connection") && reason.contains("535"),
+        "{reason}"
+    );
+    assert!(sink.received().is_empty());
+    app.stop().await;
+
+    // STARTTLS required but the relay does not offer it: never plain text instead.
+    let plain = SmtpSink::start().await;
+    let port = plain.port;
+    let app = spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.port = port;
+        s.smtp.tls = vestnik::settings::SmtpTls::Starttls;
+    })
+    .await;
+    let message = first_attempt(&app).await;
+    assert_ne!(message["status"], "sent", "{message}");
+    assert!(
+        message["reason"].as_str().unwrap().contains("STARTTLS"),
+        "{message}"
+    );
+    assert!(plain.received().is_empty(), "nothing sent in plain text");
+    app.stop().await;
+
+    // The relay's certificate is checked: without smtp.ca_file nothing trusts this one.
+    let untrusted = SmtpSink::start_secure(Tls::Implicit, "vestnik", "s3cret").await;
+    let port = untrusted.port;
+    let app = spawn_app_with(backend, move |s| {
+        s.channels.email = GatewayName::Smtp;
+        s.smtp.port = port;
+        s.smtp.tls = vestnik::settings::SmtpTls::Implicit;
+        s.smtp.username = "vestnik".into();
+        s.smtp.password = "s3cret".to_owned().into();
+    })
+    .await;
+    let message = first_attempt(&app).await;
+    assert_ne!(message["status"], "sent", "{message}");
+    assert!(
+        message["reason"].as_str().unwrap().contains("certificate"),
+        "{message}"
+    );
+    assert!(untrusted.received().is_empty());
+    app.stop().await;
+}
+
+/// Posts one email and returns it once its first attempt has left a reason.
+async fn first_attempt(app: &TestApp) -> Value {
+    let id = app.accept(&email_mailing(1)).await;
+    let intent = app
+        .wait_for(&id, "tried the email", |i| {
+            common::messages(i)[0]["reason"].is_string()
+        })
+        .await;
+    common::messages(&intent)[0].clone()
+}
+
+/// TCP_NODELAY on each of this process's sockets connected to `port` (the app runs in the
+/// test's process).
+fn nodelay_to(port: u16) -> Vec<bool> {
+    use std::os::fd::{BorrowedFd, RawFd};
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<RawFd>().ok())
+        .filter_map(|fd| {
+            // SAFETY: borrowed for two calls only; a descriptor closed meanwhile fails them.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            let socket = socket2::SockRef::from(&fd);
+            let peer = socket.peer_addr().ok()?.as_socket()?;
+            (peer.port() == port).then(|| socket.tcp_nodelay().unwrap_or(false))
+        })
+        .collect()
 }

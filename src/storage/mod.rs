@@ -10,7 +10,6 @@ mod intents;
 pub mod ledger;
 mod limits;
 mod messages;
-mod nodelay;
 mod proofs;
 mod readiness;
 mod receipts;
@@ -92,7 +91,7 @@ impl Db {
                 .max_connections(max_connections)
                 .after_connect(move |_, _| {
                     Box::pin(async move {
-                        nodelay::set_on_connections_to(port);
+                        crate::nodelay::set_on_connections_to(port);
                         Ok(())
                     })
                 })

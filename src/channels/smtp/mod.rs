@@ -1,37 +1,34 @@
-//! The email gateway: submission to an SMTP relay with lettre's pooled async transport.
+//! The email gateway: submission to an SMTP relay over our pool of lettre connections
+//! ([`relay`]).
 //!
 //! The relay's final reply to DATA (`250 2.0.0 Ok: queued as …`) is kept as the gateway's
 //! id for the message: it is what support quotes to the relay's operator. A 5xx is a
 //! permanent failure; a 4xx or a broken connection is retried.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
 use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::{Outgoing, SendResult, email};
-use crate::pii;
-use crate::settings::{Dkim, DkimAlgorithm, Organization, Smtp as SmtpSettings, SmtpTls};
+use crate::settings::{Dkim, DkimAlgorithm, Organization, Smtp as SmtpSettings};
+
+mod relay;
+
+use relay::{Refusal, Relay};
 
 #[derive(Clone)]
 pub struct SmtpGateway {
-    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
+    relay: Arc<Relay>,
     pool_size: usize,
     dkim: Option<Arc<DkimConfig>>,
 }
 
 impl std::fmt::Debug for SmtpGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The transport holds the credentials.
+        // The relay holds the credentials.
         f.debug_struct("SmtpGateway")
             .field("pool_size", &self.pool_size)
             .field("dkim", &self.dkim.is_some())
@@ -42,31 +39,8 @@ impl std::fmt::Debug for SmtpGateway {
 impl SmtpGateway {
     pub fn from_settings(settings: &SmtpSettings, org: &Organization) -> anyhow::Result<Self> {
         super::install_crypto_provider();
-        let tls = || {
-            TlsParameters::new(settings.host.clone()).context("TLS parameters for the SMTP relay")
-        };
-        let tls = match settings.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::Starttls => Tls::Required(tls()?),
-            SmtpTls::Implicit => Tls::Wrapper(tls()?),
-        };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-                .port(settings.port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(settings.timeout_secs)))
-                .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)));
-        if !settings.hello_name.is_empty() {
-            builder = builder.hello_name(ClientId::Domain(settings.hello_name.clone()));
-        }
-        if !settings.username.is_empty() {
-            builder = builder.credentials(Credentials::new(
-                settings.username.clone(),
-                settings.password.expose_secret().to_owned(),
-            ));
-        }
         Ok(Self {
-            transport: Arc::new(builder.build()),
+            relay: Arc::new(Relay::new(settings)?),
             pool_size: settings.pool_size.max(1) as usize,
             dkim: dkim_config(&settings.dkim, org)?.map(Arc::new),
         })
@@ -89,10 +63,10 @@ impl SmtpGateway {
         if let Some(dkim) = &self.dkim {
             email.sign(dkim);
         }
-        // The exact bytes handed over (lettre sends `formatted()`), for the proof.
+        // The exact bytes handed over, for the proof.
         let content = email.formatted();
         let content_sha256 = hex::encode(Sha256::digest(&content));
-        match self.transport.send(email).await {
+        match self.relay.submit(email.envelope(), &content).await {
             Ok(reply) => {
                 let reply = format!(
                     "{} {}",
@@ -107,15 +81,8 @@ impl SmtpGateway {
                     content,
                 }
             }
-            // The relay's reply often quotes the refused address (Postfix: "550 5.1.1
-            // <x@y.ru>: Recipient address rejected"); it ends up in logs and the API.
-            Err(e) if e.is_permanent() => SendResult::Permanent(format!(
-                "relay refused: {}",
-                pii::mask_free_text(&e.to_string())
-            )),
-            Err(e) => {
-                SendResult::Transient(format!("relay: {}", pii::mask_free_text(&e.to_string())))
-            }
+            Err(Refusal::Permanent(why)) => SendResult::Permanent(why),
+            Err(Refusal::Transient(why)) => SendResult::Transient(why),
         }
     }
 }
