@@ -17,6 +17,7 @@ both_backends! {
     a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring;
     a_report_finds_its_message_through_the_partial_gateway_index;
     reports_arriving_together_each_get_their_own_answer;
+    one_group_applies_each_messages_first_final_report;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
@@ -380,6 +381,105 @@ async fn reports_arriving_together_each_get_their_own_answer(backend: Backend) {
         |i| i["status_counts"] == json!({"delivered": n, "cancelled": n}),
     )
     .await;
+    assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
+    app.stop().await;
+}
+
+/// One committer group with several reports for the same message: each message gets its
+/// first final report, later ones are kept but not applied, an exact repeat is a
+/// duplicate, and only a delivered legal notice ends its recipient's chain.
+async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
+    use vestnik::storage::{NewReceipt, ReceiptOutcome};
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake).await;
+    let id = app.accept(&common::meter_visits(3)).await;
+    let intent = app
+        .wait_for(&id, "every SMS sent", |i| {
+            let sms = common::sms_messages(i);
+            sms.len() == 3 && sms.iter().all(|m| m["status"] == "sent")
+        })
+        .await;
+    let sms = common::sms_messages(&intent);
+    let gateway = sms[0]["gateway"].as_str().unwrap().to_owned();
+    let provider: Vec<String> = sms
+        .iter()
+        .map(|m| m["gateway_message_id"].as_str().unwrap().to_owned())
+        .collect();
+    let report = |i: usize, status: &'static str, provider_status: &'static str| NewReceipt {
+        gateway: &gateway,
+        provider_message_id: &provider[i],
+        status,
+        provider_status,
+        provider_time: None,
+        raw: "{}",
+        reason: None,
+        evidence_sha256: None,
+        retry_at: 0,
+        max_attempts: 8,
+        batch: 100,
+    };
+    let mut group = Vec::new();
+    for (i, status, provider_status) in [
+        (0, "pending", "ACCEPTD"),
+        (1, "failed", "UNDELIV"),
+        (0, "delivered", "DELIVRD"),
+        (0, "failed", "UNDELIV"),
+        (1, "delivered", "DELIVRD"),
+        (0, "delivered", "DELIVRD"),
+        (2, "delivered", "DELIVRD"),
+    ] {
+        let receipt = report(i, status, provider_status);
+        let message = app
+            .db
+            .receipt_message(&gateway, &provider[i])
+            .await
+            .unwrap()
+            .unwrap();
+        group.push((receipt, message));
+    }
+    let outcomes = app.db.record_receipts(&group).await.unwrap();
+    let applied: Vec<Option<bool>> = outcomes
+        .iter()
+        .map(|o| match o {
+            ReceiptOutcome::Recorded { applied, .. } => Some(*applied),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            Some(false), // pending: not final
+            Some(true),  // the first final report of message 1
+            Some(true),  // the first final report of message 0
+            Some(false), // too late: 0 is delivered
+            Some(false), // too late: 1 has failed
+            None,        // the same report as the third: a duplicate
+            Some(true),
+        ]
+    );
+    let intent = app.wait_settled(&id).await;
+    let status = |i: usize, channel: &str| -> Value {
+        intent["recipients"][i]["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == channel)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(0, "sms"), "delivered");
+    assert_eq!(status(1, "sms"), "failed");
+    assert_eq!(status(2, "sms"), "delivered");
+    assert_eq!(
+        status(0, "email"),
+        "cancelled",
+        "a delivered SMS ends the chain"
+    );
+    assert_eq!(status(2, "email"), "cancelled");
+    assert_ne!(status(1, "email"), "cancelled", "a failed one does not");
+    let kept = |i: usize| app.db.receipt_count(sms[i]["message_id"].as_str().unwrap());
+    assert_eq!(kept(0).await.unwrap(), 3, "pending, delivered, failed");
+    assert_eq!(kept(1).await.unwrap(), 2);
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
     app.stop().await;
 }

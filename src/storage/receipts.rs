@@ -1,5 +1,8 @@
 //! Delivery receipts: every gateway report kept raw, and the first final status applied.
 
+use std::collections::{HashMap, HashSet};
+
+use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::ledger::NewEntry;
@@ -95,131 +98,186 @@ impl Db {
         &self,
         receipts: &[(NewReceipt<'_>, ReceiptMessage)],
     ) -> anyhow::Result<Vec<ReceiptOutcome>> {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
+        let n = receipts.len();
+        let ids: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let raw_sha256: Vec<String> = receipts
+            .iter()
+            .map(|(r, _)| hex::encode(Sha256::digest(r.raw.as_bytes())))
+            .collect();
+        let errors: Vec<Option<String>> = receipts.iter().map(|(r, _)| last_error(r)).collect();
+        // A group is a few statements whatever its size: one round trip per report and
+        // statement is what limited PostgreSQL to ~800 reports a second.
         with_pool!(self, pool => {
-            let mut outcomes = Vec::with_capacity(receipts.len());
-            let mut entries = Vec::new();
             let mut tx = pool.begin().await?;
-            for (receipt, message) in receipts {
-                let (message_id, intent_id) = (&message.id, &message.intent_id);
-                let raw_sha256 = hex::encode(Sha256::digest(receipt.raw.as_bytes()));
-                let id = uuid::Uuid::now_v7().to_string();
-                let inserted = sqlx::query(
-                    "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
-                     provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $8, $11, $12) \
-                     ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING",
-                )
-                .bind(&id)
-                .bind(message_id)
-                .bind(receipt.gateway)
-                .bind(receipt.provider_message_id)
-                .bind(receipt.status)
-                .bind(receipt.provider_status)
-                .bind(receipt.provider_time)
-                .bind(now)
-                .bind(receipt.raw)
-                .bind(&raw_sha256)
-                .bind(receipt.reason)
-                .bind(receipt.evidence_sha256)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
+                 provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) ",
+            );
+            insert.push_values(receipts.iter().zip(&ids).zip(&raw_sha256), |mut b, (((r, m), id), sha)| {
+                b.push_bind(id)
+                    .push_bind(&m.id)
+                    .push_bind(r.gateway)
+                    .push_bind(r.provider_message_id)
+                    .push_bind(r.status)
+                    .push_bind(r.provider_status)
+                    .push_bind(r.provider_time)
+                    .push_bind(now)
+                    .push_bind(r.raw)
+                    .push_bind(sha)
+                    .push_bind(now)
+                    .push_bind(r.reason)
+                    .push_bind(r.evidence_sha256);
+            });
+            // The same report again (or twice in this group) is kept once.
+            insert.push(" ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING RETURNING id");
+            let new: HashSet<String> = insert.build_query_scalar().fetch(&mut *tx).try_collect().await?;
+
+            // In rounds of at most one report per message, in arrival order, so a
+            // message's first final report is the one applied.
+            let mut applied = vec![false; n];
+            let mut pending: Vec<usize> = (0..n).filter(|&i| new.contains(&ids[i])).collect();
+            while !pending.is_empty() {
+                let mut seen = HashSet::new();
+                let (round, later): (Vec<usize>, Vec<usize>) =
+                    pending.iter().partition(|&&i| seen.insert(receipts[i].1.id.as_str()));
+                pending = later;
+                let finals: Vec<usize> = round
+                    .iter()
+                    .copied()
+                    .filter(|&i| matches!(receipts[i].0.status, "delivered" | "failed" | "expired"))
+                    .collect();
+                if !finals.is_empty() {
+                    let mut update = sqlx::QueryBuilder::new("WITH v(message_id, new_status, at, error) AS (");
+                    update.push_values(&finals, |mut b, &i| {
+                        let (r, m) = &receipts[i];
+                        let status = if r.status == "delivered" { "delivered" } else { "failed" };
+                        b.push_bind(&m.id)
+                            .push_bind(status)
+                            .push_bind(r.provider_time.unwrap_or(now))
+                            .push_bind(&errors[i]);
+                    });
+                    update.push(
+                        ") UPDATE messages SET status = v.new_status, last_error = v.error, \
+                         delivered_at = CASE WHEN v.new_status = 'delivered' THEN v.at ELSE messages.delivered_at END, \
+                         updated_at = ",
+                    );
+                    update.push_bind(now);
+                    update.push(
+                        " FROM v WHERE messages.id = v.message_id \
+                         AND messages.status IN ('sent', 'sending', 'queued', 'unconfirmed') RETURNING id",
+                    );
+                    let changed: HashSet<String> = update.build_query_scalar().fetch(&mut *tx).try_collect().await?;
+                    for &i in &finals {
+                        applied[i] = changed.contains(&receipts[i].1.id);
+                    }
+                }
+                // Busy, no answer: send again later, as after a transient send failure.
+                // Rare (fax), so one statement each.
+                for &i in round.iter().filter(|&&i| receipts[i].0.status == "retry") {
+                    let receipt = &receipts[i].0;
+                    let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
+                        "UPDATE messages SET \
+                         status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
+                         next_attempt_at = $2, last_error = $5, updated_at = $3 \
+                         WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
+                         RETURNING intent_id, recipient_idx, \
+                         (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
+                    )
+                    .bind(&receipts[i].1.id)
+                    .bind(receipt.retry_at)
+                    .bind(now)
+                    .bind(receipt.max_attempts)
+                    .bind(&errors[i])
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    applied[i] = !rows.is_empty();
+                    super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
+                }
+            }
+
+            // Only a delivered legal notice has a deadline to report and a chain to end.
+            let delivered_legal: Vec<usize> = (0..n)
+                .filter(|&i| applied[i] && receipts[i].0.status == "delivered" && receipts[i].1.legal)
+                .collect();
+            let mut margins: Vec<Option<(String, i64)>> = vec![None; n];
+            let mut cancelled: Vec<Vec<String>> = vec![Vec::new(); n];
+            if !delivered_legal.is_empty() {
+                let by_message: HashMap<&str, usize> =
+                    delivered_legal.iter().map(|&i| (receipts[i].1.id.as_str(), i)).collect();
+                let mut select = sqlx::QueryBuilder::new(
+                    "SELECT m.id, m.channel, m.recipient_idx, r.deadline_at - m.delivered_at FROM messages m \
+                     JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
+                     WHERE m.legal_step IS NOT NULL AND m.id IN (",
+                );
+                let mut list = select.separated(", ");
+                for &i in &delivered_legal {
+                    list.push_bind(&receipts[i].1.id);
+                }
+                select.push(")");
+                let rows: Vec<(String, String, i64, Option<i64>)> =
+                    select.build_query_as().fetch_all(&mut *tx).await?;
+                let mut chains: HashMap<(String, i64), usize> = HashMap::new();
+                for (id, channel, recipient_idx, margin) in rows {
+                    let i = by_message[id.as_str()];
+                    margins[i] = margin.map(|m| (channel, m));
+                    chains.insert((receipts[i].1.intent_id.clone(), recipient_idx), i);
+                }
+                // A delivered legal notice ends its chain: the legal steps not yet sent
+                // (held, or queued behind a window or a retry) are no longer needed.
+                let mut cancel = sqlx::QueryBuilder::new("UPDATE messages SET status = 'cancelled', last_error = ");
+                cancel.push_bind(CHAIN_DONE);
+                cancel.push(", updated_at = ");
+                cancel.push_bind(now);
+                cancel.push(
+                    " WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
+                     AND (intent_id, recipient_idx) IN (SELECT intent_id, recipient_idx FROM messages \
+                     WHERE legal_step IS NOT NULL AND id IN (",
+                );
+                let mut list = cancel.separated(", ");
+                for &i in &delivered_legal {
+                    list.push_bind(&receipts[i].1.id);
+                }
+                cancel.push(")) RETURNING id, intent_id, recipient_idx");
+                let rows: Vec<(String, String, i64)> =
+                    cancel.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, intent_id, recipient_idx) in rows {
+                    if let Some(&i) = chains.get(&(intent_id, recipient_idx)) {
+                        cancelled[i].push(id);
+                    }
+                }
+            }
+
+            let mut outcomes = Vec::with_capacity(n);
+            let mut entries = Vec::new();
+            for (i, (receipt, message)) in receipts.iter().enumerate() {
+                if !new.contains(&ids[i]) {
                     outcomes.push(ReceiptOutcome::Duplicate);
                     continue;
                 }
-                let applied = match receipt.status {
-                    "delivered" => sqlx::query(
-                        "UPDATE messages SET status = 'delivered', delivered_at = $2, last_error = $4, updated_at = $3 \
-                         WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
-                    )
-                    .bind(message_id)
-                    .bind(receipt.provider_time.unwrap_or(now))
-                    .bind(now)
-                    .bind(receipt.reason)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected(),
-                    "failed" | "expired" => sqlx::query(
-                        "UPDATE messages SET status = 'failed', last_error = $2, updated_at = $3 \
-                         WHERE id = $1 AND status IN ('sent', 'sending', 'queued', 'unconfirmed')",
-                    )
-                    .bind(message_id)
-                    .bind(match receipt.reason {
-                        Some(why) => format!("gateway reported {} ({}): {why}", receipt.status, receipt.provider_status),
-                        None => format!("gateway reported {} ({})", receipt.status, receipt.provider_status),
-                    })
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected(),
-                    // Busy, no answer: send again later, as after a transient send failure.
-                    "retry" => {
-                        let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
-                            "UPDATE messages SET \
-                             status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
-                             next_attempt_at = $2, last_error = $5, updated_at = $3 \
-                             WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
-                             RETURNING intent_id, recipient_idx, \
-                             (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
-                        )
-                        .bind(message_id)
-                        .bind(receipt.retry_at)
-                        .bind(now)
-                        .bind(receipt.max_attempts)
-                        .bind(format!("gateway asks to try again: {}", receipt.reason.unwrap_or(receipt.provider_status)))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                        let n = rows.len() as u64;
-                        super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
-                        n
-                    }
-                    _ => 0,
-                } > 0;
-                let mut deadline_margin = None;
-                entries.push(NewEntry::about_message(now, intent_id, message_id, Fact::ReceiptRecorded {
-                    receipt_id: id.clone(),
+                let intent_id = &message.intent_id;
+                entries.push(NewEntry::about_message(now, intent_id, &message.id, Fact::ReceiptRecorded {
+                    receipt_id: ids[i].clone(),
                     gateway: receipt.gateway.to_owned(),
                     status: receipt.status.to_owned(),
                     provider_status: receipt.provider_status.to_owned(),
                     provider_time: receipt.provider_time,
                     received_at: now,
-                    raw_sha256: raw_sha256.clone(),
+                    raw_sha256: raw_sha256[i].clone(),
                     reason: receipt.reason.map(str::to_owned),
                     evidence_sha256: receipt.evidence_sha256.map(str::to_owned),
-                    applied,
+                    applied: applied[i],
                 }));
-                // Only a legal notice has a deadline to report and a chain to end.
-                if applied && receipt.status == "delivered" && message.legal {
-                    deadline_margin = sqlx::query_as::<_, (String, i64)>(
-                        "SELECT m.channel, r.deadline_at - m.delivered_at FROM messages m \
-                         JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
-                         WHERE m.id = $1 AND m.legal_step IS NOT NULL AND r.deadline_at IS NOT NULL",
-                    )
-                    .bind(message_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    // A delivered legal notice ends its chain: the legal steps not yet sent
-                    // (held, or queued behind a window or a retry) are no longer needed.
-                    let reason = "not needed: the legal notice was delivered";
-                    let cancelled = sqlx::query_as::<_, (String,)>(
-                        "UPDATE messages SET status = 'cancelled', last_error = $3, \
-                         updated_at = $2 WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
-                         AND (intent_id, recipient_idx) = (SELECT intent_id, recipient_idx FROM messages \
-                                                           WHERE id = $1 AND legal_step IS NOT NULL) \
-                         RETURNING id",
-                    )
-                    .bind(message_id)
-                    .bind(now)
-                    .bind(reason)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    entries.extend(cancelled.into_iter().map(|(cancelled,)| {
-                        NewEntry::about_message(now, intent_id, &cancelled, Fact::Cancelled { reason: reason.into() })
-                    }));
-                }
-                outcomes.push(ReceiptOutcome::Recorded { applied, deadline_margin });
+                entries.extend(cancelled[i].iter().map(|id| {
+                    NewEntry::about_message(now, intent_id, id, Fact::Cancelled { reason: CHAIN_DONE.into() })
+                }));
+                outcomes.push(ReceiptOutcome::Recorded {
+                    applied: applied[i],
+                    deadline_margin: margins[i].take(),
+                });
             }
             Dialect::append_ledger(&mut tx, entries, now).await?;
             tx.commit().await?;
@@ -334,5 +392,27 @@ impl Db {
             anyhow::Ok(rows)
         })?;
         Ok(rows)
+    }
+}
+
+/// Why the later steps of a legal chain were cancelled.
+const CHAIN_DONE: &str = "not needed: the legal notice was delivered";
+
+/// What a report writes as the message's `last_error`.
+fn last_error(receipt: &NewReceipt<'_>) -> Option<String> {
+    let (status, provider_status) = (receipt.status, receipt.provider_status);
+    match (status, receipt.reason) {
+        ("delivered", reason) => reason.map(str::to_owned),
+        ("failed" | "expired", Some(why)) => Some(format!(
+            "gateway reported {status} ({provider_status}): {why}"
+        )),
+        ("failed" | "expired", None) => {
+            Some(format!("gateway reported {status} ({provider_status})"))
+        }
+        ("retry", reason) => Some(format!(
+            "gateway asks to try again: {}",
+            reason.unwrap_or(provider_status)
+        )),
+        _ => None,
     }
 }
