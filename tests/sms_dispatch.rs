@@ -457,16 +457,34 @@ async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
             Some(true),
         ]
     );
+    // A delivered legal notice reports its channel and time to the deadline.
+    for i in [2, 6] {
+        let ReceiptOutcome::Recorded {
+            deadline_margin: Some((channel, margin)),
+            ..
+        } = &outcomes[i]
+        else {
+            panic!("no deadline margin: {:?}", outcomes[i]);
+        };
+        assert_eq!(channel, "sms");
+        assert!(*margin > 0, "{margin}");
+    }
     let intent = app.wait_settled(&id).await;
-    let status = |i: usize, channel: &str| -> Value {
+    let message = |i: usize, channel: &str| -> Value {
         intent["recipients"][i]["channels"]
             .as_array()
             .unwrap()
             .iter()
             .find(|c| c["channel"] == channel)
-            .unwrap()["status"]
+            .unwrap()
             .clone()
     };
+    let status = |i: usize, channel: &str| message(i, channel)["status"].clone();
+    assert_eq!(
+        message(1, "sms")["reason"],
+        "gateway reported failed (UNDELIV)"
+    );
+    assert_eq!(message(0, "sms")["reason"], Value::Null);
     assert_eq!(status(0, "sms"), "delivered");
     assert_eq!(status(1, "sms"), "failed");
     assert_eq!(status(2, "sms"), "delivered");

@@ -109,6 +109,9 @@ impl Db {
             .map(|(r, _)| hex::encode(Sha256::digest(r.raw.as_bytes())))
             .collect();
         let errors: Vec<Option<String>> = receipts.iter().map(|(r, _)| last_error(r)).collect();
+        // 13 parameters a receipt: SQLite takes 32,766 in one statement.
+        anyhow::ensure!(n <= 2_000, "{n} reports in one group; at most 2,000");
+        let postgres = matches!(self, Db::Postgres(_));
         // A group is a few statements whatever its size: one round trip per report and
         // statement is what limited PostgreSQL to ~800 reports a second.
         with_pool!(self, pool => {
@@ -134,11 +137,26 @@ impl Db {
             });
             // The same report again (or twice in this group) is kept once.
             insert.push(" ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING RETURNING id");
-            let new: HashSet<String> = insert.build_query_scalar().fetch(&mut *tx).try_collect().await?;
+            let new: HashSet<String> = insert.build_query_scalar().persistent(false).fetch(&mut *tx).try_collect().await?;
+
+            // The UPDATEs below lock rows in their plan's order; locking the group's
+            // messages in id order first keeps two `serve` instances recording reports
+            // about the same messages from deadlocking (SQLite has one writer anyway).
+            if postgres {
+                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM messages WHERE id IN (");
+                let mut list = lock.separated(", ");
+                for (_, message) in receipts {
+                    list.push_bind(&message.id);
+                }
+                lock.push(") ORDER BY id FOR NO KEY UPDATE");
+                lock.build().persistent(false).execute(&mut *tx).await?;
+            }
 
             // In rounds of at most one report per message, in arrival order, so a
             // message's first final report is the one applied.
             let mut applied = vec![false; n];
+            let mut margins: Vec<Option<(String, i64)>> = vec![None; n];
+            let mut cancelled: Vec<Vec<String>> = vec![Vec::new(); n];
             let mut pending: Vec<usize> = (0..n).filter(|&i| new.contains(&ids[i])).collect();
             while !pending.is_empty() {
                 let mut seen = HashSet::new();
@@ -170,7 +188,7 @@ impl Db {
                         " FROM v WHERE messages.id = v.message_id \
                          AND messages.status IN ('sent', 'sending', 'queued', 'unconfirmed') RETURNING id",
                     );
-                    let changed: HashSet<String> = update.build_query_scalar().fetch(&mut *tx).try_collect().await?;
+                    let changed: HashSet<String> = update.build_query_scalar().persistent(false).fetch(&mut *tx).try_collect().await?;
                     for &i in &finals {
                         applied[i] = changed.contains(&receipts[i].1.id);
                     }
@@ -197,55 +215,60 @@ impl Db {
                     applied[i] = !rows.is_empty();
                     super::messages::push_range_jobs(&mut tx, rows, receipt.batch).await?;
                 }
-            }
-
-            // Only a delivered legal notice has a deadline to report and a chain to end.
-            let delivered_legal: Vec<usize> = (0..n)
-                .filter(|&i| applied[i] && receipts[i].0.status == "delivered" && receipts[i].1.legal)
-                .collect();
-            let mut margins: Vec<Option<(String, i64)>> = vec![None; n];
-            let mut cancelled: Vec<Vec<String>> = vec![Vec::new(); n];
-            if !delivered_legal.is_empty() {
-                let by_message: HashMap<&str, usize> =
-                    delivered_legal.iter().map(|&i| (receipts[i].1.id.as_str(), i)).collect();
-                let mut select = sqlx::QueryBuilder::new(
-                    "SELECT m.id, m.channel, m.recipient_idx, r.deadline_at - m.delivered_at FROM messages m \
-                     JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
-                     WHERE m.legal_step IS NOT NULL AND m.id IN (",
-                );
-                let mut list = select.separated(", ");
-                for &i in &delivered_legal {
-                    list.push_bind(&receipts[i].1.id);
-                }
-                select.push(")");
-                let rows: Vec<(String, String, i64, Option<i64>)> =
-                    select.build_query_as().fetch_all(&mut *tx).await?;
-                let mut chains: HashMap<(String, i64), usize> = HashMap::new();
-                for (id, channel, recipient_idx, margin) in rows {
-                    let i = by_message[id.as_str()];
-                    margins[i] = margin.map(|m| (channel, m));
-                    chains.insert((receipts[i].1.intent_id.clone(), recipient_idx), i);
-                }
-                // A delivered legal notice ends its chain: the legal steps not yet sent
-                // (held, or queued behind a window or a retry) are no longer needed.
-                let mut cancel = sqlx::QueryBuilder::new("UPDATE messages SET status = 'cancelled', last_error = ");
-                cancel.push_bind(CHAIN_DONE);
-                cancel.push(", updated_at = ");
-                cancel.push_bind(now);
-                cancel.push(
-                    " WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
-                     AND (intent_id, recipient_idx) IN (SELECT intent_id, recipient_idx FROM messages \
-                     WHERE legal_step IS NOT NULL AND id IN (",
-                );
-                let mut list = cancel.separated(", ");
-                for &i in &delivered_legal {
-                    list.push_bind(&receipts[i].1.id);
-                }
-                cancel.push(")) RETURNING id, intent_id, recipient_idx");
-                let rows: Vec<(String, String, i64)> =
-                    cancel.build_query_as().fetch_all(&mut *tx).await?;
-                for (id, intent_id, recipient_idx) in rows {
-                    if let Some(&i) = chains.get(&(intent_id, recipient_idx)) {
+                // Only a delivered legal notice has a deadline to report and a chain to
+                // end; ended after each round, as the reports came.
+                let delivered_legal: Vec<usize> = round
+                    .iter()
+                    .copied()
+                    .filter(|&i| applied[i] && receipts[i].0.status == "delivered" && receipts[i].1.legal)
+                    .collect();
+                if !delivered_legal.is_empty() {
+                    let by_message: HashMap<&str, usize> =
+                        delivered_legal.iter().map(|&i| (receipts[i].1.id.as_str(), i)).collect();
+                    let mut select = sqlx::QueryBuilder::new(
+                        "SELECT m.id, m.channel, m.recipient_idx, r.deadline_at - m.delivered_at FROM messages m \
+                         JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
+                         WHERE m.legal_step IS NOT NULL AND m.id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for &i in &delivered_legal {
+                        list.push_bind(&receipts[i].1.id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(String, String, i64, Option<i64>)> =
+                        select.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                    let mut chains: HashMap<(String, i64), usize> = HashMap::new();
+                    for (id, channel, recipient_idx, margin) in rows {
+                        let i = by_message[id.as_str()];
+                        margins[i] = margin.map(|m| (channel, m));
+                        // Two steps of one chain delivered together: the first ends it.
+                        chains
+                            .entry((receipts[i].1.intent_id.clone(), recipient_idx))
+                            .and_modify(|first| *first = (*first).min(i))
+                            .or_insert(i);
+                    }
+                    // A delivered legal notice ends its chain: the legal steps not yet sent
+                    // (held, or queued behind a window or a retry) are no longer needed.
+                    let mut cancel = sqlx::QueryBuilder::new("UPDATE messages SET status = 'cancelled', last_error = ");
+                    cancel.push_bind(CHAIN_DONE);
+                    cancel.push(", updated_at = ");
+                    cancel.push_bind(now);
+                    cancel.push(
+                        " WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
+                         AND (intent_id, recipient_idx) IN (SELECT intent_id, recipient_idx FROM messages \
+                         WHERE legal_step IS NOT NULL AND id IN (",
+                    );
+                    let mut list = cancel.separated(", ");
+                    for &i in &delivered_legal {
+                        list.push_bind(&receipts[i].1.id);
+                    }
+                    cancel.push(")) RETURNING id, intent_id, recipient_idx");
+                    let rows: Vec<(String, String, i64)> =
+                        cancel.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                    for (id, intent_id, recipient_idx) in rows {
+                        let i = *chains.get(&(intent_id, recipient_idx)).ok_or_else(|| {
+                            anyhow::anyhow!("cancelled message {id} belongs to no delivered notice of the group")
+                        })?;
                         cancelled[i].push(id);
                     }
                 }
