@@ -65,9 +65,11 @@ pub fn mask_digit_runs(text: &str) -> String {
 
 /// Free text from outside (a relay's or provider's error answer) with every email address
 /// and every phone-like digit run masked: such answers often quote the address refused.
+/// Letters are any script's: internationalized addresses (RFC 6531, `иван@почта.рф`) are
+/// addresses too.
 pub fn mask_free_text(text: &str) -> String {
-    let is_local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
-    let is_domain = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+    let is_local = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
+    let is_domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('@') {
@@ -112,6 +114,10 @@ mod tests {
         assert_eq!(
             mask_free_text("550 5.1.1 <t.nik@example.ru>: rejected; a@b, +79161234567."),
             "550 5.1.1 <t***@e***.ru>: rejected; a@b, +*******4567."
+        );
+        assert_eq!(
+            mask_free_text("550 5.1.1 <иван.петров@почта.рф>: неизвестен"),
+            "550 5.1.1 <и***@п***.рф>: неизвестен"
         );
     }
 }
