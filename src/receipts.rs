@@ -133,12 +133,6 @@ async fn commit_in_groups(
     let dispatch = &settings.dispatch;
     let mut group = Vec::with_capacity(GROUP);
     while queued.recv_many(&mut group, GROUP).await > 0 {
-        // Every committer (several `serve` instances may share one PostgreSQL) locks the
-        // reported messages in the same order, so two groups do not deadlock over them;
-        // a deadlock that is left (over the legal steps a delivery cancels) fails the
-        // group, and the providers post again. Stable: one message's reports keep
-        // their order.
-        group.sort_by(|a, b| a.message.id.cmp(&b.message.id));
         let receipts: Vec<(NewReceipt, ReceiptMessage)> = group
             .iter()
             .map(|q| {

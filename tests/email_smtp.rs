@@ -265,21 +265,6 @@ async fn the_letter_rides_along_as_a_pdf_attachment(backend: Backend) {
     app.stop().await;
 }
 
-/// `n` meter-visit notices by email only, each to its own address.
-fn email_mailing(n: usize) -> Value {
-    let mut body = common::meter_visits(n);
-    for (i, r) in body["recipients"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .enumerate()
-    {
-        r["channels"] = json!(["email"]);
-        r["contacts"] = json!({"email": format!("reader{i}@example.ru")});
-    }
-    body
-}
-
 /// An app that sends through `sink` with `tls`, trusting the sink's certificate.
 async fn secure_app(
     backend: Backend,
@@ -323,7 +308,7 @@ async fn emails_over_tls(backend: Backend, tls: Tls) {
         Tls::Implicit => vestnik::settings::SmtpTls::Implicit,
     };
     let app = secure_app(backend, &sink, mode, "s3cret", dir.path()).await;
-    let id = app.accept(&email_mailing(12)).await;
+    let id = app.accept(&common::email_mailing(12)).await;
     let intent = app.wait_settled(&id).await;
     for message in common::messages(&intent) {
         assert_eq!(message["status"], "sent", "{message}");
@@ -422,7 +407,7 @@ async fn a_refused_login_or_a_relay_without_starttls_leaves_the_email_waiting(ba
 
 /// Posts one email and returns it once its first attempt has left a reason.
 async fn first_attempt(app: &TestApp) -> Value {
-    let id = app.accept(&email_mailing(1)).await;
+    let id = app.accept(&common::email_mailing(1)).await;
     let intent = app
         .wait_for(&id, "tried the email", |i| {
             common::messages(i)[0]["reason"].is_string()

@@ -116,6 +116,20 @@ impl Db {
         // statement is what limited PostgreSQL to ~800 reports a second.
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // Several `serve` instances may record reports about the same messages. The
+            // statements below lock rows in their plan's order (and the receipts' unique
+            // keys in the group's); locking the group's messages in id order first makes
+            // two groups wait for each other instead of deadlocking. SQLite has one writer.
+            if postgres {
+                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM messages WHERE id IN (");
+                let mut list = lock.separated(", ");
+                for (_, message) in receipts {
+                    list.push_bind(&message.id);
+                }
+                lock.push(") ORDER BY id FOR NO KEY UPDATE");
+                lock.build().persistent(false).execute(&mut *tx).await?;
+            }
+
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
                  provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) ",
@@ -138,19 +152,6 @@ impl Db {
             // The same report again (or twice in this group) is kept once.
             insert.push(" ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING RETURNING id");
             let new: HashSet<String> = insert.build_query_scalar().persistent(false).fetch(&mut *tx).try_collect().await?;
-
-            // The UPDATEs below lock rows in their plan's order; locking the group's
-            // messages in id order first keeps two `serve` instances recording reports
-            // about the same messages from deadlocking (SQLite has one writer anyway).
-            if postgres {
-                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM messages WHERE id IN (");
-                let mut list = lock.separated(", ");
-                for (_, message) in receipts {
-                    list.push_bind(&message.id);
-                }
-                lock.push(") ORDER BY id FOR NO KEY UPDATE");
-                lock.build().persistent(false).execute(&mut *tx).await?;
-            }
 
             // In rounds of at most one report per message, in arrival order, so a
             // message's first final report is the one applied.

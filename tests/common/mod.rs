@@ -431,6 +431,20 @@ pub fn free_port() -> u16 {
 /// A meter visit to `n` recipients by SMS alone (its SMS carries every mandatory field, so
 /// it is the legal notice), phones `+7916` and the recipient's number.
 pub fn sms_mailing(n: usize) -> Value {
+    mailing(n, "sms", |i| json!({"phone": format!("+7916{i:07}")}))
+}
+
+/// A meter visit to `n` recipients by email alone, `reader<i>@example.ru`.
+pub fn email_mailing(n: usize) -> Value {
+    mailing(
+        n,
+        "email",
+        |i| json!({"email": format!("reader{i}@example.ru")}),
+    )
+}
+
+/// A meter visit to `n` recipients by `channel` alone, recipient `i` at `contacts(i)`.
+fn mailing(n: usize, channel: &str, contacts: impl Fn(usize) -> Value) -> Value {
     let mut body = meter_visits(n);
     for (i, r) in body["recipients"]
         .as_array_mut()
@@ -438,8 +452,8 @@ pub fn sms_mailing(n: usize) -> Value {
         .iter_mut()
         .enumerate()
     {
-        r["channels"] = json!(["sms"]);
-        r["contacts"] = json!({"phone": format!("+7916{i:07}")});
+        r["channels"] = json!([channel]);
+        r["contacts"] = contacts(i);
     }
     body
 }
