@@ -1,6 +1,7 @@
-//! SMS in batches (`sms.batch_size`, the generic JSON profile's `[send_batch]`): many
-//! messages per request to the provider's fake on loopback, each outcome recorded on its
-//! own message, and a batch whose answer is lost resent without a second SMS.
+//! SMS in batches (`sms.batch_size`, the generic JSON profile's `[send_batch]` and SMS.ru's
+//! bulk form): many messages per request to the provider's fake on loopback, each outcome
+//! recorded on its own message, a batch whose answer is lost resent without a second SMS,
+//! and two messages to one number never in one request answered by number.
 
 mod common;
 
@@ -12,6 +13,7 @@ both_backends! {
     sms_go_out_in_batches_and_each_outcome_is_its_own;
     a_batch_whose_answer_is_lost_is_resent_without_a_second_sms;
     a_batch_is_never_larger_than_the_shared_rate_limit_can_count;
+    sms_ru_answers_a_batch_by_number_and_one_number_goes_once_per_request;
 }
 
 async fn app_with(
@@ -40,6 +42,16 @@ fn fast_profiles() -> tempfile::TempDir {
     dir
 }
 
+/// The intent once each of its SMS is sent or failed.
+async fn every_sms_settled(app: &TestApp, id: &str) -> Value {
+    app.wait_for(id, "every SMS settled", |i| {
+        sms_messages(i)
+            .iter()
+            .all(|m| m["status"] == "sent" || m["status"] == "failed")
+    })
+    .await
+}
+
 /// Each message carries the provider id of its own answer in the batch, not a neighbour's.
 fn each_holds_its_own_answer(messages: &[Value], received: &[common::fake_sms::Received]) {
     let by_client: std::collections::HashMap<&str, &str> = received
@@ -62,13 +74,7 @@ async fn sms_go_out_in_batches_and_each_outcome_is_its_own(backend: Backend) {
     // The first message of the first batch is refused for its number; the rest go.
     fake.fail_next(1, Fault::Permanent);
     let id = app.accept(&meter_visits(250)).await;
-    let intent = app
-        .wait_for(&id, "every SMS settled", |i| {
-            sms_messages(i)
-                .iter()
-                .all(|m| m["status"] == "sent" || m["status"] == "failed")
-        })
-        .await;
+    let intent = every_sms_settled(&app, &id).await;
     let sms = sms_messages(&intent);
     assert_eq!(sms.len(), 250);
 
@@ -160,5 +166,89 @@ async fn a_batch_is_never_larger_than_the_shared_rate_limit_can_count(backend: B
         "{backend:?}: {batches:?}"
     );
     assert!(batches.contains(&largest), "{backend:?}: {batches:?}");
+    app.stop().await;
+}
+
+async fn sms_ru_answers_a_batch_by_number_and_one_number_goes_once_per_request(backend: Backend) {
+    let fake = FakeProvider::start(Provider::SmsRu).await;
+    let profiles = fast_profiles();
+    let app = app_with(backend, &fake, &profiles, 100).await;
+    // Three accounts share one number: SMS.ru answers by number, so each of the three
+    // must go in its own request (the fake refuses a request naming a number twice).
+    let mut body = meter_visits(150);
+    let shared = body["recipients"][10]["contacts"]["phone"].clone();
+    for i in [11, 12] {
+        body["recipients"][i]["contacts"]["phone"] = shared.clone();
+    }
+    let phone_of = |idx: &Value| {
+        let i = idx.as_u64().unwrap() as usize;
+        let phone = body["recipients"][i]["contacts"]["phone"].as_str().unwrap();
+        phone
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    // The first number of the first request is refused; the rest go.
+    fake.fail_next(1, Fault::Permanent);
+    let id = app.accept(&body).await;
+    let intent = every_sms_settled(&app, &id).await;
+
+    let batches = fake.batches();
+    assert_eq!(batches.iter().sum::<usize>(), 150, "{batches:?}");
+    assert!(batches.iter().all(|&b| b <= 100), "{batches:?}");
+    assert!(
+        batches.len() >= 3,
+        "three messages to one number: {batches:?}"
+    );
+    let received = fake.received();
+    assert_eq!(received.len(), 149);
+    let by_provider_id: std::collections::HashMap<&str, &str> = received
+        .iter()
+        .map(|r| (r.provider_id.as_str(), r.to.as_str()))
+        .collect();
+    let mut failed = Vec::new();
+    for r in intent["recipients"].as_array().unwrap() {
+        let phone = phone_of(&r["recipient_id"]);
+        for m in r["channels"].as_array().unwrap() {
+            if m["channel"] != "sms" {
+                continue;
+            }
+            // Sent once, in a request SMS.ru took whole: no retry, no request refused.
+            assert_eq!(m["attempts"], 1, "{m}");
+            assert_eq!(m["gateway"], "sms:smsru");
+            if m["status"] == "failed" {
+                failed.push(m.clone());
+                continue;
+            }
+            // The id recorded is the one SMS.ru gave this message's own number.
+            let to = by_provider_id[m["gateway_message_id"].as_str().unwrap()];
+            let to: String = to.chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(to, phone, "{m}");
+        }
+    }
+    assert_eq!(failed.len(), 1, "only the refused number failed");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .is_some_and(|e| e.contains("207")),
+        "{}",
+        failed[0]
+    );
+    let shared: String = shared
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let to_shared = received
+        .iter()
+        .filter(|r| {
+            r.to.chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+                == shared
+        })
+        .count();
+    assert!(to_shared >= 2, "the shared number got its SMS: {to_shared}");
     app.stop().await;
 }

@@ -97,6 +97,33 @@ impl Exchange {
     }
 }
 
+/// `items` in groups of at most `size` (at least 1), each with its index in `items`, where
+/// no two in a group share a key (`None` shares with nothing): a provider that answers a
+/// batch by phone number cannot tell two messages to one number apart. Groups fill in
+/// order, so a repeated key only moves to the next group with room.
+pub(crate) fn in_distinct_groups<T, K: Eq + std::hash::Hash>(
+    items: Vec<T>,
+    size: usize,
+    key: impl Fn(&T) -> Option<K>,
+) -> Vec<Vec<(usize, T)>> {
+    let size = size.max(1);
+    let mut groups: Vec<Vec<(usize, T)>> = Vec::new();
+    let mut keys: Vec<std::collections::HashSet<K>> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let k = key(&item);
+        let fits =
+            |g: &usize| groups[*g].len() < size && k.as_ref().is_none_or(|k| !keys[*g].contains(k));
+        let slot = (0..groups.len()).find(fits).unwrap_or_else(|| {
+            groups.push(Vec::new());
+            keys.push(Default::default());
+            groups.len() - 1
+        });
+        keys[slot].extend(k);
+        groups[slot].push((i, item));
+    }
+    groups
+}
+
 /// `items` in order, in groups of at most `size` (at least 1).
 pub(crate) fn in_groups<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let size = size.max(1);
@@ -313,4 +340,31 @@ fn sms_route(settings: &Settings, db: Option<&Db>) -> anyhow::Result<ChannelRout
         ..PoolConfig::default()
     };
     ChannelRoute::weighted(config, routes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_groups_keep_repeated_keys_apart_and_remember_places() {
+        let items = vec!["a", "b", "a", "c", "a", "d", "e"];
+        let key = |s: &&str| (*s != "e").then_some(s.to_string());
+        let groups = in_distinct_groups(items, 3, key);
+        let shape: Vec<Vec<(usize, &str)>> = groups;
+        assert_eq!(
+            shape,
+            vec![
+                vec![(0, "a"), (1, "b"), (3, "c")],
+                vec![(2, "a"), (5, "d"), (6, "e")],
+                vec![(4, "a")],
+            ]
+        );
+        // Without keys it is plain chunking.
+        let plain = in_distinct_groups(vec![1, 2, 3, 4, 5], 2, |_| None::<u8>);
+        assert_eq!(
+            plain,
+            vec![vec![(0, 1), (1, 2)], vec![(2, 3), (3, 4)], vec![(4, 5)]]
+        );
+    }
 }

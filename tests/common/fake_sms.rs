@@ -1,7 +1,9 @@
 //! Fake SMS gateways on loopback, each speaking its provider's documented format (see the
 //! header of `channels/<profile>.toml`): they check credentials and required fields, answer
 //! like the provider, record what they got, fail on request, post delivery reports
-//! (signed or tokened as the provider would) and answer status polls.
+//! (signed or tokened as the provider would) and answer status polls. Batches too: generic
+//! JSON's `POST /messages/batch` and SMS.ru's `to[<phone>]=<text>` fields on `/sms/send`,
+//! each message in them treated as the same message sent alone would be.
 //!
 //! ```ignore
 //! let fake = FakeProvider::start(Provider::SmsRu).await;
@@ -12,7 +14,7 @@
 //! Independent of Vestnik's profile engine on purpose: it is the other side of the wire.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -110,7 +112,8 @@ struct Inner {
     repeats: Vec<Received>,
     auto: Option<(String, Report)>,
     next_id: u64,
-    /// Messages per batch request (generic JSON `POST /messages/batch`), in order.
+    /// Messages per batch request (generic JSON `POST /messages/batch`, SMS.ru `to[…]`), in
+    /// order; an SMS.ru request refused whole still counts, so an oversized one shows.
     batches: Vec<usize>,
 }
 
@@ -134,6 +137,8 @@ const AERO_AUTH: &str = "Basic ZmFrZUBzbXNhZXJvLnRlc3Q6ZmFrZS1hZXJvLWtleQ==";
 const GENERIC_TOKEN: &str = "fake-generic-token";
 const WEBHOOK_TOKEN: &str = "fake-webhook-token-0123456789";
 const GENERIC_SECRET: &str = "fake-generic-hmac-secret-0123456789";
+/// Numbers per SMS.ru request (its code 207 covers "more than 100 numbers").
+const SMSRU_BULK_MAX: usize = 100;
 
 impl FakeProvider {
     pub async fn start(provider: Provider) -> FakeProvider {
@@ -201,7 +206,7 @@ impl FakeProvider {
         self.lock().repeats.clone()
     }
 
-    /// The size of each batch request (generic JSON), in order of arrival.
+    /// The size of each batch request (generic JSON, SMS.ru `to[…]`), in order of arrival.
     pub fn batches(&self) -> Vec<usize> {
         self.lock().batches.clone()
     }
@@ -396,9 +401,9 @@ fn json_response(status: u16, body: Value) -> Response {
         .into_response()
 }
 
-/// Query and form fields merged (body wins), and the JSON body if any.
-fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (HashMap<String, String>, Value) {
-    let mut fields: HashMap<String, String> =
+/// Query then form fields, in the order sent.
+fn form_pairs(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> =
         form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
@@ -407,10 +412,33 @@ fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (HashMap<String, Strin
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        fields.extend(form_urlencoded::parse(body).into_owned());
+        pairs.extend(form_urlencoded::parse(body).into_owned());
     }
+    pairs
+}
+
+/// Query and form fields merged (body wins), and the JSON body if any.
+fn params(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (HashMap<String, String>, Value) {
+    let fields = form_pairs(uri, headers, body).into_iter().collect();
     let json = serde_json::from_slice(body).unwrap_or(Value::Null);
     (fields, json)
+}
+
+/// SMS.ru's `to[<phone>]` fields as (phone, text), from the pairs and not the merged
+/// map: a number sent twice must stay visible, and the first message is the one a
+/// `Permanent` fault refuses.
+fn bulk_fields(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
+    form_pairs(uri, headers, body)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let phone = k.strip_prefix("to[")?.strip_suffix(']')?;
+            Some((phone.to_owned(), v))
+        })
+        .collect()
+}
+
+fn digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
 }
 
 async fn handle(
@@ -423,6 +451,10 @@ async fn handle(
     let p = shared.provider;
     let (fields, json) = params(&uri, &headers, &body);
     let path = uri.path();
+    let bulk = match (p, path) {
+        (Provider::SmsRu, "/sms/send") => bulk_fields(&uri, &headers, &body),
+        _ => Vec::new(),
+    };
     let is_send = matches!(
         (p, method.as_str(), path),
         (Provider::SmsRu, _, "/sms/send")
@@ -467,6 +499,8 @@ async fn handle(
     }
     if (p, method.as_str(), path) == (Provider::GenericJson, "POST", "/messages/batch") {
         send_batch(&shared, json).await
+    } else if !bulk.is_empty() {
+        send_bulk(&shared, fields, bulk).await
     } else if is_send {
         send(&shared, fields, json).await
     } else {
@@ -515,6 +549,116 @@ async fn send_batch(shared: &Arc<Shared>, json: Value) -> Response {
         return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
     }
     json_response(200, json!({ "messages": answers }))
+}
+
+fn smsru_error(code: u16, text: &str) -> Response {
+    json_response(
+        200,
+        json!({"status": "ERROR", "status_code": code, "status_text": text}),
+    )
+}
+
+/// Why SMS.ru would refuse a bulk request before looking at any of its messages.
+fn bulk_refusal(fields: &HashMap<String, String>, bulk: &[(String, String)]) -> Option<Response> {
+    if fields.get("json").map(String::as_str) != Some("1") {
+        return Some(json_response(
+            400,
+            json!({"error": "required field missing"}),
+        ));
+    }
+    if bulk.len() > SMSRU_BULK_MAX {
+        return Some(smsru_error(
+            207,
+            "На этот номер (или один из номеров) нельзя отправлять сообщения, либо указано более 100 номеров в списке получателей",
+        ));
+    }
+    let mut seen = HashSet::new();
+    bulk.iter().find_map(|(phone, _)| {
+        let digits = digits(phone);
+        if digits.is_empty() {
+            Some(smsru_error(202, "Неправильно указан номер или текст"))
+        } else if !seen.insert(digits.clone()) {
+            // SMS.ru documents nothing for this, and a form parser keeping the last value
+            // would drop a message without a word: refused here so a client doing it fails
+            // its tests instead.
+            Some(smsru_error(
+                202,
+                &format!("Номер {digits} указан в запросе дважды"),
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// SMS.ru's bulk form: one answer keyed by number under `sms`, each message put through
+/// `send_with` as if sent alone, so its id, status, report and refusal are a single send's.
+/// A fault taken for the request applies to all of it, as for generic JSON's batch: a 500
+/// or a timeout before anything is accepted; `Malformed` after every message was accepted
+/// (SMS.ru has no client id, so a resend is a second SMS); `Permanent` to the first
+/// message alone; `Busy` is SMS.ru's request-level 220 and so refuses them all.
+async fn send_bulk(
+    shared: &Arc<Shared>,
+    mut fields: HashMap<String, String>,
+    bulk: Vec<(String, String)>,
+) -> Response {
+    fields.retain(|k, _| !k.starts_with("to["));
+    let refusal = bulk_refusal(&fields, &bulk);
+    let fault = {
+        let mut inner = shared.inner.lock().expect("fake state");
+        inner.batches.push(bulk.len());
+        // A refused request takes no fault: `fail_next` aims at requests SMS.ru would take.
+        let fault = if refusal.is_some() {
+            None
+        } else {
+            inner.faults.pop_front().or_else(|| inner.sticky.clone())
+        };
+        if refusal.is_some() || matches!(fault, Some(Fault::Http500 | Fault::Busy)) {
+            // These never reach `send_with`, which counts the others.
+            inner.requests += bulk.len();
+        }
+        fault
+    };
+    if let Some(refusal) = refusal {
+        return refusal;
+    }
+    match fault {
+        Some(Fault::Http500) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+        }
+        Some(Fault::Busy) => return smsru_error(220, "Сервис временно недоступен"),
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        _ => {}
+    }
+    let mut answers = serde_json::Map::new();
+    for (i, (phone, message)) in bulk.into_iter().enumerate() {
+        let own = match &fault {
+            Some(Fault::Permanent) if i == 0 => Some(Fault::Permanent),
+            Some(Fault::Silent) => Some(Fault::Silent),
+            _ => None,
+        };
+        let key = digits(&phone);
+        let mut single = fields.clone();
+        single.insert("to".to_owned(), phone);
+        single.insert("msg".to_owned(), message);
+        let answer = send_with(shared, single, Value::Null, own).await;
+        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .expect("an answer body");
+        let answer: Value = serde_json::from_slice(&body).expect("a JSON answer");
+        // A single send refused whole (no text: 202 at the top) is this number's refusal.
+        let entry = answer["sms"].get(&key).cloned().unwrap_or_else(|| {
+            json!({"status": answer["status"], "status_code": answer["status_code"], "status_text": answer["status_text"]})
+        });
+        answers.insert(key, entry);
+    }
+    if fault == Some(Fault::Malformed) {
+        return (StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response();
+    }
+    json_response(
+        200,
+        json!({"status": "OK", "status_code": 100, "sms": answers, "balance": 4122.56}),
+    )
 }
 
 async fn send(shared: &Arc<Shared>, fields: HashMap<String, String>, json: Value) -> Response {
@@ -578,7 +722,7 @@ async fn send_with(
     if !required_ok {
         return json_response(400, json!({"error": "required field missing"}));
     }
-    let digits: String = to.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits(&to);
     match fault {
         Some(Fault::Http500) => {
             return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();

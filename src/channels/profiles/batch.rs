@@ -17,9 +17,9 @@ pub struct SendBatch {
     request: Option<HttpRequest>,
     /// Each message's template variables, for those in the request, in order.
     ctxs: Vec<Value>,
-    /// Per message given: why it cannot be sent (a bad number), or `None` when it is in the
-    /// request.
-    refused: Vec<Option<String>>,
+    /// Per message given: why it is not in the request (a bad number; a number already in
+    /// it, where the answer is read by number), or `None` when it is.
+    refused: Vec<Option<SendOutcome>>,
 }
 
 impl SendBatch {
@@ -35,16 +35,20 @@ impl SendBatch {
         profile: &Profile,
         answer: Result<(u16, &[u8]), &str>,
     ) -> Vec<SendOutcome> {
+        let t = &profile.inner.templates;
+        let send = &profile.inner.send;
         let mut sent = match (answer, &profile.inner.file.send_batch) {
             _ if self.ctxs.is_empty() => Vec::new(),
             (Err(why), _) => vec![SendOutcome::Transient(why.to_owned()); self.ctxs.len()],
-            (Ok((status, body)), Some(spec)) => profile.inner.send.classify_batch(
-                &profile.inner.templates,
-                &self.ctxs,
-                &spec.results,
-                status,
-                body,
-            ),
+            (Ok((status, body)), Some(spec)) => match &spec.results {
+                Some(results) => send.classify_batch(t, &self.ctxs, results, status, body),
+                // Keyed: each message finds its own result in the whole answer.
+                None => self
+                    .ctxs
+                    .iter()
+                    .map(|ctx| send.classify_send(t, ctx, status, body))
+                    .collect(),
+            },
             (Ok(_), None) => vec![
                 SendOutcome::Permanent(format!(
                     "profile {} has no [send_batch]",
@@ -57,7 +61,7 @@ impl SendBatch {
         self.refused
             .iter()
             .map(|refused| match refused {
-                Some(why) => SendOutcome::Permanent(why.clone()),
+                Some(outcome) => outcome.clone(),
                 None => sent.next().unwrap_or_else(|| {
                     SendOutcome::Transient("the provider's answer was cut short".into())
                 }),
@@ -76,8 +80,19 @@ impl Profile {
             .map_or(1, |b| b.max.max(1))
     }
 
+    /// Whether a batch's answer is read per message by number rather than in order (a form
+    /// `[send_batch]`), so that two messages to one number must not share a request.
+    pub fn batch_answers_by_number(&self) -> bool {
+        self.inner
+            .file
+            .send_batch
+            .as_ref()
+            .is_some_and(|b| b.results.is_none())
+    }
+
     /// The request that sends `messages` together (`[send_batch]`); a message that cannot
-    /// be sent (a bad number) is left out and reported by [`SendBatch::outcomes`].
+    /// be sent (a bad number) is left out and reported by [`SendBatch::outcomes`], as is
+    /// one whose `item_name` repeats in a batch read by number (it waits for a retry).
     pub fn build_send_batch(&self, messages: &[SmsMessage<'_>]) -> Result<SendBatch, BuildError> {
         let spec = self
             .inner
@@ -90,14 +105,25 @@ impl Profile {
             })?;
         let mut ctxs = Vec::with_capacity(messages.len());
         let mut refused = Vec::with_capacity(messages.len());
+        let mut names = std::collections::HashSet::new();
         for m in messages {
-            match self.context(&Message::Sms(*m), "") {
-                Ok(ctx) => {
-                    ctxs.push(ctx);
-                    refused.push(None);
+            let ctx = match self.context(&Message::Sms(*m), "") {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    refused.push(Some(SendOutcome::Permanent(e.to_string())));
+                    continue;
                 }
-                Err(e) => refused.push(Some(e.to_string())),
+            };
+            if spec.item_name.is_some()
+                && !names.insert(self.inner.templates.render("send_batch.item_name", &ctx)?)
+            {
+                refused.push(Some(SendOutcome::Transient(
+                    "another message to this number is in the same request".into(),
+                )));
+                continue;
             }
+            ctxs.push(ctx);
+            refused.push(None);
         }
         let request = if ctxs.is_empty() {
             None
@@ -138,6 +164,7 @@ pub(super) fn check(
     kind: Kind,
     file: &super::ProfileFile,
 ) -> Result<(), ProfileError> {
+    use super::profile::BodyFormat;
     let Some(spec) = &file.send_batch else {
         return Ok(());
     };
@@ -149,26 +176,76 @@ pub(super) fn check(
     if kind != Kind::Sms {
         return Err(err("max", "only SMS profiles send in batches"));
     }
-    if file.send.format != super::profile::BodyFormat::Json || file.send.fields.is_none() {
-        return Err(err(
-            "items",
-            "a batch is made of [send]'s JSON fields: give [send] format = \"json\" and `fields`",
-        ));
-    }
     if spec.max < 2 {
         return Err(err("max", "a batch carries at least 2 messages"));
     }
-    if spec.items.is_empty() {
+    if file.send.fields.is_none() {
         return Err(err(
-            "items",
-            "name the body's key for the array of messages",
+            "max",
+            "a batch is made of [send]'s `fields`: give [send] its fields",
         ));
     }
-    if !spec.results.is_empty() && !spec.results.starts_with('/') {
-        return Err(err(
-            "results",
-            "a JSON pointer starts with / (or is empty for the whole answer)",
-        ));
+    match file.send.format {
+        BodyFormat::Json => {
+            if spec.item_name.is_some() || spec.item_value.is_some() || !spec.omit.is_empty() {
+                return Err(err(
+                    "item_name",
+                    "item_name, item_value and omit shape a form batch; [send] is JSON",
+                ));
+            }
+            match &spec.items {
+                Some(items) if !items.is_empty() => {}
+                _ => {
+                    return Err(err(
+                        "items",
+                        "name the body's key for the array of messages",
+                    ));
+                }
+            }
+            match &spec.results {
+                Some(r) if r.is_empty() || r.starts_with('/') => {}
+                Some(_) => {
+                    return Err(err(
+                        "results",
+                        "a JSON pointer starts with / (or is empty for the whole answer)",
+                    ));
+                }
+                None => {
+                    return Err(err(
+                        "results",
+                        "give the JSON pointer to the array of results",
+                    ));
+                }
+            }
+        }
+        BodyFormat::Form => {
+            if spec.items.is_some() || spec.results.is_some() {
+                return Err(err(
+                    "items",
+                    "items and results shape a JSON batch; [send] is a form: give item_name \
+                     and item_value",
+                ));
+            }
+            if spec.item_name.is_none() {
+                return Err(err("item_name", "name each message's field"));
+            }
+            if spec.item_value.is_none() {
+                return Err(err("item_value", "give each message's field its value"));
+            }
+            let fields = file.send.fields.as_ref().expect("checked above");
+            if let Some(name) = spec.omit.iter().find(|n| !fields.contains_key(n.as_str())) {
+                return Err(err(
+                    "omit",
+                    &format!("[send] has no field {name:?} to leave out"),
+                ));
+            }
+        }
+        _ => {
+            return Err(err(
+                "max",
+                "a batch goes as JSON or as a form: give [send] format = \"json\" or \"form\"",
+            ));
+        }
     }
     Ok(())
 }

@@ -95,13 +95,26 @@ impl ProfileGateway {
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
         if self.batch > 1 && batch.len() > 1 {
-            let chunks = crate::channels::in_groups(batch, self.batch);
-            let results: Vec<Vec<SendResult>> = futures::stream::iter(chunks)
-                .map(|chunk| self.send_together(chunk))
+            let keyed = self.profile.batch_answers_by_number();
+            let groups = crate::channels::in_distinct_groups(batch, self.batch, |o| match &o.to {
+                Destination::Phone(to) if keyed => {
+                    Some(to.chars().filter(char::is_ascii_digit).collect::<String>())
+                }
+                _ => None,
+            });
+            let results: Vec<Vec<(usize, SendResult)>> = futures::stream::iter(groups)
+                .map(|group| async move {
+                    let (at, chunk): (Vec<usize>, Vec<Outgoing>) = group.into_iter().unzip();
+                    at.into_iter()
+                        .zip(self.send_together(chunk).await)
+                        .collect()
+                })
                 .buffered(concurrency)
                 .collect()
                 .await;
-            return results.into_iter().flatten().collect();
+            let mut placed: Vec<(usize, SendResult)> = results.into_iter().flatten().collect();
+            placed.sort_unstable_by_key(|(at, _)| *at);
+            return placed.into_iter().map(|(_, result)| result).collect();
         }
         futures::stream::iter(batch)
             .map(|message| self.send_outgoing(message))

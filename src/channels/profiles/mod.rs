@@ -20,8 +20,8 @@
 //!   `pdf_sha256`, `pages`.
 //!
 //! A multipart `[send]` may carry the PDF itself as a file part (`file = { field = … }`).
-//! An SMS profile with a JSON `[send]` may add `[send_batch]`, the provider's endpoint for
-//! many messages in one request (`batch`).
+//! An SMS profile with a JSON or form `[send]` may add `[send_batch]`, the provider's
+//! endpoint for many messages in one request (`batch`).
 //! Helpers: `{{json x}}` (a JSON literal), `{{urlencode x}}`. `${ENV_NAME}` anywhere in a
 //! template or webhook secret is replaced by that secret from the map given at load; a
 //! missing one is a load error. Secrets are never logged: [`Profile`] and [`HttpRequest`]
@@ -162,6 +162,12 @@ impl Profile {
         batch::check(&file.name, kind, &file)?;
         if let Some(spec) = &file.send_batch {
             templates.add("send_batch.url", &spec.url)?;
+            if let Some(name) = &spec.item_name {
+                templates.add("send_batch.item_name", name)?;
+            }
+            if let Some(value) = &spec.item_value {
+                templates.add("send_batch.item_value", value)?;
+            }
         }
         let send = response::Compiled::new(&mut templates, "send", &file.send.response, true)?;
         let poll = match &file.poll {

@@ -193,18 +193,7 @@ pub(super) fn build(
                 content_type = Some("application/json".to_owned());
             }
             BodyFormat::Form | BodyFormat::Query | BodyFormat::Multipart => {
-                let mut pairs = Vec::new();
-                for (name, value) in fields {
-                    let text = match value {
-                        toml::Value::String(_) => {
-                            t.render(&format!("{section}.fields.{name}"), ctx)?
-                        }
-                        other => other.to_string(),
-                    };
-                    if !text.is_empty() {
-                        pairs.push((name.clone(), text));
-                    }
-                }
+                let pairs = form_pairs(t, section, fields, ctx, &[])?;
                 if spec.format == BodyFormat::Form {
                     body = encode(&pairs).into_bytes();
                     content_type = Some("application/x-www-form-urlencoded".to_owned());
@@ -275,6 +264,31 @@ fn auth_and_headers(
     Ok((headers, query))
 }
 
+/// The name–value pairs a form or query request's `fields` make of `ctx`, less `omit`; a
+/// field that renders empty is left out.
+fn form_pairs(
+    t: &Templates,
+    section: &str,
+    fields: &toml::Table,
+    ctx: &Value,
+    omit: &[String],
+) -> Result<Pairs, BuildError> {
+    let mut pairs = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        if omit.contains(name) {
+            continue;
+        }
+        let text = match value {
+            toml::Value::String(_) => t.render(&format!("{section}.fields.{name}"), ctx)?,
+            other => other.to_string(),
+        };
+        if !text.is_empty() {
+            pairs.push((name.clone(), text));
+        }
+    }
+    Ok(pairs)
+}
+
 /// The JSON object a `json` request's `fields` make of `ctx`.
 fn json_object(
     t: &Templates,
@@ -293,8 +307,9 @@ fn json_object(
 
 /// One `POST` of several messages (`[send_batch]`): its URL rendered with `url_ctx` (no
 /// message's variables), `[send]`'s headers and auth as the first message renders them,
-/// and `{"<items>": [each message's fields]}`. `spec` is a `json` request with `fields`
-/// (checked at load).
+/// and a body in `[send]`'s format (checked at load): JSON `{"<items>": [each message's
+/// fields]}`, or a form of `[send]`'s fields as the first message renders them, less
+/// `omit`, then each message's `item_name=item_value`.
 pub(super) fn build_batch(
     t: &Templates,
     spec: &RequestSpec,
@@ -316,12 +331,31 @@ pub(super) fn build_batch(
     let (mut headers, query) = auth_and_headers(t, "send", spec, first)?;
     let empty = toml::Table::new();
     let fields = spec.fields.as_ref().unwrap_or(&empty);
-    let items = ctxs
-        .iter()
-        .map(|ctx| json_object(t, "send", fields, ctx))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut body = serde_json::Map::new();
-    body.insert(batch.items.clone(), Value::Array(items));
+    let (body, content_type) = match &batch.items {
+        Some(key) => {
+            let items = ctxs
+                .iter()
+                .map(|ctx| json_object(t, "send", fields, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut body = serde_json::Map::new();
+            body.insert(key.clone(), Value::Array(items));
+            let body = serde_json::to_vec(&Value::Object(body)).expect("JSON values serialise");
+            (body, "application/json")
+        }
+        None => {
+            let mut pairs = form_pairs(t, "send", fields, first, &batch.omit)?;
+            for ctx in ctxs {
+                pairs.push((
+                    t.render("send_batch.item_name", ctx)?,
+                    t.render("send_batch.item_value", ctx)?,
+                ));
+            }
+            (
+                encode(&pairs).into_bytes(),
+                "application/x-www-form-urlencoded",
+            )
+        }
+    };
     if !query.is_empty() {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&encode(&query));
@@ -330,13 +364,13 @@ pub(super) fn build_batch(
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
     {
-        headers.push(("Content-Type".into(), "application/json".into()));
+        headers.push(("Content-Type".into(), content_type.into()));
     }
     Ok(HttpRequest {
         method: Method::Post,
         url,
         headers,
-        body: serde_json::to_vec(&Value::Object(body)).expect("JSON values serialise"),
+        body,
     })
 }
 

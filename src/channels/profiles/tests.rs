@@ -60,7 +60,7 @@ pub(super) const MSG: SmsMessage<'static> = SmsMessage {
     sender: None,
 };
 
-fn form(body: &[u8]) -> Vec<(String, String)> {
+pub(super) fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 

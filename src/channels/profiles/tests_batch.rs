@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests::{GENERIC, MSG, SMSRU, load, options};
+use super::tests::{GENERIC, MSG, SMSRU, form, load, options};
 use super::*;
 
 fn messages() -> Vec<SmsMessage<'static>> {
@@ -29,7 +29,8 @@ fn messages() -> Vec<SmsMessage<'static>> {
 fn one_request_carries_every_sendable_message() {
     let p = load(GENERIC);
     assert_eq!(p.batch_max(), 100);
-    assert_eq!(load(SMSRU).batch_max(), 1);
+    assert_eq!(load(SMSRU).batch_max(), 100);
+    assert!(!p.batch_answers_by_number());
     let batch = p.build_send_batch(&messages()).unwrap();
     let request = batch.request().expect("two messages can go");
     assert_eq!(request.url, "https://sms.example.invalid/v1/messages/batch");
@@ -149,10 +150,80 @@ fn send_batch_load_errors_name_the_key() {
     assert_eq!(e.key, "send_batch.url", "{e}");
     let e = load_error(&GENERIC.replace(r#"items = "messages""#, r#"itms = "messages""#));
     assert!(e.message.contains("itms"), "{e}");
-    // A batch is made of [send]'s JSON fields: a form [send] cannot have one.
-    let smsru_with_batch = format!(
-        "{SMSRU}\n[send_batch]\nmax = 100\nurl = \"{{{{base_url}}}}/x\"\nitems = \"m\"\nresults = \"/m\"\n"
-    );
-    let e = load_error(&smsru_with_batch);
+    // The JSON shape on a form [send], and the form shape incomplete or naming no field.
+    let smsru = |from: &str, to: &str| load_error(&SMSRU.replace(from, to));
+    let e = smsru(r#"item_name = "to[{{to_digits}}]""#, r#"items = "m""#);
     assert_eq!(e.key, "send_batch.items", "{e}");
+    let e = smsru(r#"item_value = "{{text}}""#, "");
+    assert_eq!(e.key, "send_batch.item_value", "{e}");
+    let e = smsru(r#"omit = ["to", "msg"]"#, r#"omit = ["to", "text"]"#);
+    assert_eq!(e.key, "send_batch.omit", "{e}");
+    assert!(e.message.contains("text"), "{e}");
+    let e = load_error(&GENERIC.replace(r#"items = "messages""#, r#"item_name = "x""#));
+    assert_eq!(e.key, "send_batch.item_name", "{e}");
+}
+
+/// SMS.ru's bulk form: `to[<number>]=<text>` per message, the rest of `[send]` once.
+#[test]
+fn a_form_batch_carries_one_field_per_number() {
+    let p = load(SMSRU);
+    assert!(p.batch_answers_by_number());
+    let mut messages = messages();
+    // A second message to m-1's number, written another way: it must wait for a retry.
+    messages.push(SmsMessage {
+        message_id: "m-4",
+        to: "+7 (916) 123-45-67",
+        ..MSG
+    });
+    let batch = p.build_send_batch(&messages).unwrap();
+    let request = batch.request().expect("two messages can go");
+    assert_eq!(request.url, "https://sms.ru/sms/send");
+    assert_eq!(request.method, Method::Post);
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields = form(&request.body);
+    let field = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        fields,
+        vec![
+            field("api_id", "api-id-secret-1"),
+            field("json", "1"),
+            field("to[79161234567]", MSG.text),
+            field("to[79990001122]", "Второе"),
+        ]
+    );
+
+    let answer = json!({"status": "OK", "status_code": 100, "balance": 10.5, "sms": {
+        "79990001122": {"status": "ERROR", "status_code": 207, "status_text": "нельзя"},
+        "79161234567": {"status": "OK", "status_code": 100, "sms_id": "000000-1"},
+    }})
+    .to_string();
+    let outcomes = batch.outcomes(&p, Ok((200, answer.as_bytes())));
+    assert_eq!(outcomes.len(), 4);
+    assert_eq!(
+        outcomes[0],
+        SendOutcome::Accepted {
+            provider_message_id: "000000-1".into(),
+            tracking_number: None
+        }
+    );
+    assert!(matches!(&outcomes[1], SendOutcome::Permanent(why) if why.contains("phone")));
+    assert!(matches!(&outcomes[2], SendOutcome::Permanent(why) if why.contains("207")));
+    assert!(
+        matches!(&outcomes[3], SendOutcome::Transient(why) if why.contains("same request")),
+        "{:?}",
+        outcomes[3]
+    );
+
+    // A request-level error (a wrong api_id: 200, transient) holds for every number in it.
+    let refused = br#"{"status":"ERROR","status_code":200,"status_text":"bad api_id"}"#;
+    let outcomes = batch.outcomes(&p, Ok((200, &refused[..])));
+    for at in [0, 2] {
+        assert!(
+            matches!(&outcomes[at], SendOutcome::Transient(why) if why.contains("200")),
+            "{outcomes:?}"
+        );
+    }
 }

@@ -65,8 +65,11 @@ fn load_errors_name_the_key() {
     assert_eq!(e.key, "statuses.failed", "{e}");
     let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "telegram""#));
     assert_eq!(e.key, "kind", "{e}");
-    // A fax gets no `text` (nor `to`): an SMS profile relabelled fails on its first use.
-    let e = load_error(&SMSRU.replace(r#"kind = "sms""#, r#"kind = "fax""#));
+    // A fax gets no `text` (nor `to`): an SMS profile relabelled fails on its first use
+    // (its batch aside, which a fax profile may not have at all).
+    let (head, rest) = SMSRU.split_once("[send_batch]").unwrap();
+    let single = format!("{head}{}", &rest[rest.find("[poll]").unwrap()..]);
+    let e = load_error(&single.replace(r#"kind = "sms""#, r#"kind = "fax""#));
     assert_eq!(e.key, "send.fields.msg", "{e}");
     assert!(e.message.contains("text"), "{e}");
     let e = load_error(

@@ -135,11 +135,18 @@ pub struct RequestSpec {
     pub response: ResponseSpec,
 }
 
-/// `[send_batch]`: several SMS in one `POST`. Each message is the JSON object `[send]`'s
-/// `fields` make of it, and the body is `{"<items>": [those objects]}`, with `[send]`'s
-/// headers and auth. The answer holds one result per message, in the order sent, at the
-/// pointer `results`; each is read as `[send.response]` reads a single answer. An answer
-/// that is not such an array (or of another length) is a failure of the whole request.
+/// `[send_batch]`: several SMS in one `POST`, in one of two shapes, after `[send]`'s format.
+///
+/// - JSON (`items`, `results`): each message is the JSON object `[send]`'s `fields` make
+///   of it, and the body is `{"<items>": [those objects]}`, with `[send]`'s headers and
+///   auth. The answer holds one result per message, in the order sent, at the pointer
+///   `results`; each is read as `[send.response]` reads a single answer. An answer that is
+///   not such an array (or of another length) is a failure of the whole request.
+/// - Form (`item_name`, `item_value`, `omit`): `[send]`'s fields once, without those named
+///   in `omit`, then one field per message, both its name and its value templates of the
+///   message (SMS.ru's `to[<number>]=<text>`). The answer is keyed rather than ordered:
+///   each message's result is what `[send.response]` reads from the whole answer with that
+///   message's variables. Messages whose `item_name` would repeat never share a request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendBatchSpec {
@@ -147,10 +154,21 @@ pub struct SendBatchSpec {
     pub max: usize,
     /// Template; it sees what every template sees but no message's own variables.
     pub url: String,
-    /// The body's key for the array of messages.
-    pub items: String,
-    /// JSON pointer to the array of results in the answer.
-    pub results: String,
+    /// JSON: the body's key for the array of messages.
+    #[serde(default)]
+    pub items: Option<String>,
+    /// JSON: pointer to the array of results in the answer.
+    #[serde(default)]
+    pub results: Option<String>,
+    /// Form: template of each message's field name.
+    #[serde(default)]
+    pub item_name: Option<String>,
+    /// Form: template of each message's field value.
+    #[serde(default)]
+    pub item_value: Option<String>,
+    /// Form: `[send]` fields that belong to one message and so are left out.
+    #[serde(default)]
+    pub omit: Vec<String>,
 }
 
 /// `file = { field = "file", filename = "{{message_id}}.pdf" }`: the message's PDF as a part.
