@@ -109,28 +109,22 @@ pub(crate) fn in_distinct_groups<T, K: Eq + std::hash::Hash>(
     let size = size.max(1);
     let mut groups: Vec<Vec<(usize, T)>> = Vec::new();
     let mut keys: Vec<std::collections::HashSet<K>> = Vec::new();
+    // Groups before this one are full: one message per request stays linear.
+    let mut open = 0;
     for (i, item) in items.into_iter().enumerate() {
         let k = key(&item);
         let fits =
             |g: &usize| groups[*g].len() < size && k.as_ref().is_none_or(|k| !keys[*g].contains(k));
-        let slot = (0..groups.len()).find(fits).unwrap_or_else(|| {
+        let slot = (open..groups.len()).find(fits).unwrap_or_else(|| {
             groups.push(Vec::new());
             keys.push(Default::default());
             groups.len() - 1
         });
         keys[slot].extend(k);
         groups[slot].push((i, item));
-    }
-    groups
-}
-
-/// `items` in order, in groups of at most `size` (at least 1).
-pub(crate) fn in_groups<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let size = size.max(1);
-    let mut groups = Vec::with_capacity(items.len().div_ceil(size));
-    let mut rest = items.into_iter().peekable();
-    while rest.peek().is_some() {
-        groups.push(rest.by_ref().take(size).collect());
+        while groups.get(open).is_some_and(|g| g.len() == size) {
+            open += 1;
+        }
     }
     groups
 }
@@ -159,6 +153,15 @@ impl Gateway {
         match self {
             Gateway::Profile(p) => p.batch_size(),
             Gateway::Outbox(_) | Gateway::Smtp(_) => 1,
+        }
+    }
+
+    /// What no two messages in one of its requests may share: the number, for a provider
+    /// that answers a batch by number; `None` where anything may go together.
+    pub fn batch_key(&self, message: &Outgoing) -> Option<String> {
+        match self {
+            Gateway::Profile(p) => p.batch_key(message),
+            Gateway::Outbox(_) | Gateway::Smtp(_) => None,
         }
     }
 
@@ -350,10 +353,8 @@ mod tests {
     fn distinct_groups_keep_repeated_keys_apart_and_remember_places() {
         let items = vec!["a", "b", "a", "c", "a", "d", "e"];
         let key = |s: &&str| (*s != "e").then_some(s.to_string());
-        let groups = in_distinct_groups(items, 3, key);
-        let shape: Vec<Vec<(usize, &str)>> = groups;
         assert_eq!(
-            shape,
+            in_distinct_groups(items, 3, key),
             vec![
                 vec![(0, "a"), (1, "b"), (3, "c")],
                 vec![(2, "a"), (5, "d"), (6, "e")],

@@ -141,17 +141,28 @@ impl ChannelRoute {
             .min()
             .unwrap_or(1)
             .max(1);
-        let groups = super::in_groups(batch, group);
-        let mut results: Vec<(usize, Vec<Sent>)> =
-            futures::stream::iter(groups.into_iter().enumerate())
-                .map(|(i, messages)| async move { (i, self.send_group(messages, sender).await) })
-                // Each gateway's own semaphore bounds its requests; this only bounds the
-                // futures alive at once.
-                .buffer_unordered(256)
-                .collect()
-                .await;
-        results.sort_by_key(|(i, _)| *i);
-        results.into_iter().flat_map(|(_, sent)| sent).collect()
+        // A provider that answers a batch by number must not get one number twice in a
+        // request, whichever of the channel's gateways is picked.
+        let key = |o: &Outgoing| {
+            (0..self.pool.len())
+                .filter_map(|i| self.pool.provider(i))
+                .find_map(|r| r.gateway.batch_key(o))
+        };
+        let groups = super::in_distinct_groups(batch, group, key);
+        let mut results: Vec<(usize, Sent)> = futures::stream::iter(groups)
+            .map(|group| async move {
+                let (at, messages): (Vec<usize>, Vec<Outgoing>) = group.into_iter().unzip();
+                let sent = self.send_group(messages, sender).await;
+                at.into_iter().zip(sent).collect::<Vec<_>>()
+            })
+            // Each gateway's own semaphore bounds its requests; this only bounds the
+            // futures alive at once.
+            .buffer_unordered(256)
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await;
+        results.sort_unstable_by_key(|(at, _)| *at);
+        results.into_iter().map(|(_, sent)| sent).collect()
     }
 
     /// Sends `messages` in one request to one gateway (one message, or a batch for a

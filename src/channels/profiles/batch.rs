@@ -42,12 +42,7 @@ impl SendBatch {
             (Err(why), _) => vec![SendOutcome::Transient(why.to_owned()); self.ctxs.len()],
             (Ok((status, body)), Some(spec)) => match &spec.results {
                 Some(results) => send.classify_batch(t, &self.ctxs, results, status, body),
-                // Keyed: each message finds its own result in the whole answer.
-                None => self
-                    .ctxs
-                    .iter()
-                    .map(|ctx| send.classify_send(t, ctx, status, body))
-                    .collect(),
+                None => self.read_by_number(profile, status, body),
             },
             (Ok(_), None) => vec![
                 SendOutcome::Permanent(format!(
@@ -70,6 +65,37 @@ impl SendBatch {
     }
 }
 
+impl SendBatch {
+    /// Each message's own result in an answer keyed by number: what `[send.response]`
+    /// reads from the whole answer with the message's variables. A refusal read for a
+    /// message the answer has no entry for is the request's or a guess: the provider may
+    /// hold that message, so it is sent again rather than failed.
+    fn read_by_number(&self, profile: &Profile, status: u16, body: &[u8]) -> Vec<SendOutcome> {
+        let t = &profile.inner.templates;
+        let doc: Option<Value> = (200..300)
+            .contains(&status)
+            .then(|| serde_json::from_slice(body).ok())
+            .flatten();
+        self.ctxs
+            .iter()
+            .map(
+                |ctx| match profile.inner.send.classify_send(t, ctx, status, body) {
+                    SendOutcome::Permanent(why) => {
+                        let entry = t.render("send_batch.entry", ctx).unwrap_or_default();
+                        match &doc {
+                            Some(doc) if doc.pointer(&entry).is_none() => SendOutcome::Transient(
+                                format!("the answer has nothing at {entry}: {why}"),
+                            ),
+                            _ => SendOutcome::Permanent(why),
+                        }
+                    }
+                    other => other,
+                },
+            )
+            .collect()
+    }
+}
+
 impl Profile {
     /// How many messages one request may carry: `[send_batch] max`, or 1 without it.
     pub fn batch_max(&self) -> usize {
@@ -88,6 +114,16 @@ impl Profile {
             .send_batch
             .as_ref()
             .is_some_and(|b| b.results.is_none())
+    }
+
+    /// What two messages in one batch must not share where the answer is read by number:
+    /// the number's digits, as `to_digits` has them (`None` for an unusable number, which
+    /// is refused on its own, or where batches are read in order).
+    pub fn batch_key(&self, to: &str) -> Option<String> {
+        if !self.batch_answers_by_number() {
+            return None;
+        }
+        self.number_forms(to).ok().map(|(_, digits, _)| digits)
     }
 
     /// The request that sends `messages` together (`[send_batch]`); a message that cannot
@@ -145,6 +181,52 @@ impl Profile {
 }
 
 impl Profile {
+    /// Renders `[send_batch]` for `sample` and a second message to another number: a form
+    /// batch must name each message's field apart (`item_name`) and may keep only `[send]`
+    /// fields that read the same for every message (the others go in `omit`).
+    pub(super) fn check_batch(&self, sample: SmsMessage<'_>) -> Result<(), BuildError> {
+        let Some(spec) = &self.inner.file.send_batch else {
+            return Ok(());
+        };
+        let other = SmsMessage {
+            message_id: "0190a1b2-c3d4-7e5f-8a9b-000000000002",
+            to: "+79990000002",
+            text: "Второй текст",
+            ..sample
+        };
+        let batch = self.build_send_batch(&[sample, other])?;
+        if spec.item_name.is_none() {
+            return Ok(());
+        }
+        let t = &self.inner.templates;
+        let render = |key: &str| -> Result<Vec<String>, BuildError> {
+            batch.ctxs.iter().map(|ctx| t.render(key, ctx)).collect()
+        };
+        render("send_batch.entry")?;
+        let names = render("send_batch.item_name")?;
+        if names.len() < 2 || names[0] == names[1] {
+            return Err(BuildError::Render {
+                key: "send_batch.item_name".into(),
+                message: "each message's field needs a name of its own, e.g. \
+                          \"to[{{to_digits}}]\""
+                    .into(),
+            });
+        }
+        for (name, value) in self.inner.file.send.fields.iter().flatten() {
+            if spec.omit.contains(name) || !value.is_str() {
+                continue;
+            }
+            let values = render(&format!("send.fields.{name}"))?;
+            if values[0] != values[1] {
+                return Err(BuildError::Render {
+                    key: "send_batch.omit".into(),
+                    message: format!("[send] field {name:?} differs per message: list it in omit"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// What `[send_batch] url` sees: no message's own variables, since it serves many.
     fn batch_context(&self) -> Value {
         serde_json::json!({
@@ -158,7 +240,9 @@ impl Profile {
     }
 }
 
-/// Load-time checks of `[send_batch]`: SMS only, on a JSON `[send]` made of `fields`.
+/// Load-time checks of `[send_batch]`: SMS only, made of `[send]`'s fields, in the shape
+/// `[send]`'s format calls for (JSON: `items`, `results`; form: `item_name`, `item_value`,
+/// `entry`, `omit`). What needs a rendered message is checked by [`Profile::check_batch`].
 pub(super) fn check(
     profile: &str,
     kind: Kind,
@@ -170,82 +254,73 @@ pub(super) fn check(
     };
     let err = |key: &str, message: &str| ProfileError {
         profile: profile.to_owned(),
-        key: format!("send_batch.{key}"),
+        key: key.to_owned(),
         message: message.to_owned(),
     };
     if kind != Kind::Sms {
-        return Err(err("max", "only SMS profiles send in batches"));
+        return Err(err("send_batch", "only SMS profiles send in batches"));
     }
     if spec.max < 2 {
-        return Err(err("max", "a batch carries at least 2 messages"));
+        return Err(err("send_batch.max", "a batch carries at least 2 messages"));
     }
-    if file.send.fields.is_none() {
+    let Some(fields) = &file.send.fields else {
         return Err(err(
-            "max",
+            "send.fields",
             "a batch is made of [send]'s `fields`: give [send] its fields",
         ));
-    }
-    match file.send.format {
-        BodyFormat::Json => {
-            if spec.item_name.is_some() || spec.item_value.is_some() || !spec.omit.is_empty() {
-                return Err(err(
-                    "item_name",
-                    "item_name, item_value and omit shape a form batch; [send] is JSON",
-                ));
-            }
-            match &spec.items {
-                Some(items) if !items.is_empty() => {}
-                _ => {
-                    return Err(err(
-                        "items",
-                        "name the body's key for the array of messages",
-                    ));
-                }
-            }
-            match &spec.results {
-                Some(r) if r.is_empty() || r.starts_with('/') => {}
-                Some(_) => {
-                    return Err(err(
-                        "results",
-                        "a JSON pointer starts with / (or is empty for the whole answer)",
-                    ));
-                }
-                None => {
-                    return Err(err(
-                        "results",
-                        "give the JSON pointer to the array of results",
-                    ));
-                }
-            }
-        }
-        BodyFormat::Form => {
-            if spec.items.is_some() || spec.results.is_some() {
-                return Err(err(
-                    "items",
-                    "items and results shape a JSON batch; [send] is a form: give item_name \
-                     and item_value",
-                ));
-            }
-            if spec.item_name.is_none() {
-                return Err(err("item_name", "name each message's field"));
-            }
-            if spec.item_value.is_none() {
-                return Err(err("item_value", "give each message's field its value"));
-            }
-            let fields = file.send.fields.as_ref().expect("checked above");
-            if let Some(name) = spec.omit.iter().find(|n| !fields.contains_key(n.as_str())) {
-                return Err(err(
-                    "omit",
-                    &format!("[send] has no field {name:?} to leave out"),
-                ));
-            }
-        }
+    };
+    let json = [
+        ("items", spec.items.is_some()),
+        ("results", spec.results.is_some()),
+    ];
+    let form = [
+        ("item_name", spec.item_name.is_some()),
+        ("item_value", spec.item_value.is_some()),
+        ("entry", spec.entry.is_some()),
+        ("omit", !spec.omit.is_empty()),
+    ];
+    let (needed, foreign) = match file.send.format {
+        BodyFormat::Json => (&json[..], &form[..]),
+        BodyFormat::Form => (&form[..3], &json[..]),
         _ => {
             return Err(err(
-                "max",
+                "send.format",
                 "a batch goes as JSON or as a form: give [send] format = \"json\" or \"form\"",
             ));
         }
+    };
+    if let Some((key, _)) = foreign.iter().find(|(_, given)| *given) {
+        return Err(err(
+            &format!("send_batch.{key}"),
+            "not for a batch in [send]'s format: JSON takes items and results, a form \
+             item_name, item_value, entry and omit",
+        ));
+    }
+    if let Some((key, _)) = needed.iter().find(|(_, given)| !*given) {
+        return Err(err(&format!("send_batch.{key}"), "missing"));
+    }
+    if spec.items.as_deref() == Some("") {
+        return Err(err(
+            "send_batch.items",
+            "name the body's key for the array of messages",
+        ));
+    }
+    for (key, pointer) in [("results", &spec.results), ("entry", &spec.entry)] {
+        if pointer
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && !p.starts_with('/'))
+        {
+            return Err(err(
+                &format!("send_batch.{key}"),
+                "a JSON pointer starts with / (or is empty for the whole answer)",
+            ));
+        }
+    }
+    if let Some(name) = spec.omit.iter().find(|n| !fields.contains_key(n.as_str())) {
+        return Err(err(
+            "send_batch.omit",
+            &format!("[send] has no field {name:?} to leave out"),
+        ));
     }
     Ok(())
 }

@@ -90,31 +90,38 @@ impl ProfileGateway {
         &self.profile
     }
 
+    /// The number, for a profile whose batches are answered by number (see
+    /// [`Profile::batch_key`]); `None` otherwise or for anything but an SMS.
+    pub fn batch_key(&self, message: &Outgoing) -> Option<String> {
+        match &message.to {
+            Destination::Phone(to) if self.batch > 1 => self.profile.batch_key(to),
+            _ => None,
+        }
+    }
+
     /// Sends a batch, at most the profile's `concurrency` requests at a time: SMS text,
     /// or a letter's PDF to a postal address (mail) or a fax number.
     pub async fn send(&self, batch: Vec<Outgoing>) -> Vec<SendResult> {
         let concurrency = self.profile.limits().concurrency.max(1);
         if self.batch > 1 && batch.len() > 1 {
-            let keyed = self.profile.batch_answers_by_number();
-            let groups = crate::channels::in_distinct_groups(batch, self.batch, |o| match &o.to {
-                Destination::Phone(to) if keyed => {
-                    Some(to.chars().filter(char::is_ascii_digit).collect::<String>())
-                }
-                _ => None,
-            });
-            let results: Vec<Vec<(usize, SendResult)>> = futures::stream::iter(groups)
+            // The route already grouped by number (one concurrency slot per request): a
+            // split here serves direct callers only, so its requests go one at a time.
+            let groups =
+                crate::channels::in_distinct_groups(batch, self.batch, |o| self.batch_key(o));
+            let split = groups.len() > 1 && self.profile.batch_answers_by_number();
+            let mut results: Vec<(usize, SendResult)> = futures::stream::iter(groups)
                 .map(|group| async move {
                     let (at, chunk): (Vec<usize>, Vec<Outgoing>) = group.into_iter().unzip();
                     at.into_iter()
                         .zip(self.send_together(chunk).await)
-                        .collect()
+                        .collect::<Vec<_>>()
                 })
-                .buffered(concurrency)
+                .buffered(if split { 1 } else { concurrency })
+                .flat_map(futures::stream::iter)
                 .collect()
                 .await;
-            let mut placed: Vec<(usize, SendResult)> = results.into_iter().flatten().collect();
-            placed.sort_unstable_by_key(|(at, _)| *at);
-            return placed.into_iter().map(|(_, result)| result).collect();
+            results.sort_unstable_by_key(|(at, _)| *at);
+            return results.into_iter().map(|(_, result)| result).collect();
         }
         futures::stream::iter(batch)
             .map(|message| self.send_outgoing(message))

@@ -168,6 +168,9 @@ impl Profile {
             if let Some(value) = &spec.item_value {
                 templates.add("send_batch.item_value", value)?;
             }
+            if let Some(entry) = &spec.entry {
+                templates.add("send_batch.entry", entry)?;
+            }
         }
         let send = response::Compiled::new(&mut templates, "send", &file.send.response, true)?;
         let poll = match &file.poll {
@@ -265,8 +268,8 @@ impl Profile {
             },
         };
         self.build_send(sample).map_err(fail)?;
-        if let (Some(_), Message::Sms(sms)) = (&self.inner.file.send_batch, sample) {
-            self.build_send_batch(&[sms]).map_err(fail)?;
+        if let Message::Sms(sms) = sample {
+            self.check_batch(sms).map_err(fail)?;
         }
         let ctx = self.context(&sample, "sample-provider-id").map_err(fail)?;
         self.inner

@@ -161,6 +161,17 @@ fn send_batch_load_errors_name_the_key() {
     assert!(e.message.contains("text"), "{e}");
     let e = load_error(&GENERIC.replace(r#"items = "messages""#, r#"item_name = "x""#));
     assert_eq!(e.key, "send_batch.item_name", "{e}");
+    let e = smsru(r#"entry = "/sms/{{to_digits}}""#, "");
+    assert_eq!(e.key, "send_batch.entry", "{e}");
+    // One name for every message's field, or a per-message field kept: both load errors.
+    let e = smsru(
+        r#"item_name = "to[{{to_digits}}]""#,
+        r#"item_name = "list[]""#,
+    );
+    assert_eq!(e.key, "send_batch.item_name", "{e}");
+    let e = smsru(r#"omit = ["to", "msg"]"#, r#"omit = ["to"]"#);
+    assert_eq!(e.key, "send_batch.omit", "{e}");
+    assert!(e.message.contains("msg"), "{e}");
 }
 
 /// SMS.ru's bulk form: `to[<number>]=<text>` per message, the rest of `[send]` once.
@@ -217,7 +228,8 @@ fn a_form_batch_carries_one_field_per_number() {
         outcomes[3]
     );
 
-    // A request-level error (a wrong api_id: 200, transient) holds for every number in it.
+    // A request-level error (a wrong api_id: 200, transient) holds for every number in it;
+    // the messages left out keep their own outcomes.
     let refused = br#"{"status":"ERROR","status_code":200,"status_text":"bad api_id"}"#;
     let outcomes = batch.outcomes(&p, Ok((200, &refused[..])));
     for at in [0, 2] {
@@ -226,4 +238,19 @@ fn a_form_batch_carries_one_field_per_number() {
             "{outcomes:?}"
         );
     }
+    assert!(matches!(&outcomes[1], SendOutcome::Permanent(why) if why.contains("phone")));
+    assert!(matches!(&outcomes[3], SendOutcome::Transient(why) if why.contains("same request")));
+
+    // A number the answer leaves out may have been taken: sent again, not failed.
+    let short = json!({"status": "OK", "status_code": 100, "sms": {
+        "79161234567": {"status": "OK", "status_code": 100, "sms_id": "000000-1"},
+    }})
+    .to_string();
+    let outcomes = batch.outcomes(&p, Ok((200, short.as_bytes())));
+    assert!(matches!(&outcomes[0], SendOutcome::Accepted { .. }));
+    assert!(
+        matches!(&outcomes[2], SendOutcome::Transient(why) if why.contains("/sms/79990001122")),
+        "{:?}",
+        outcomes[2]
+    );
 }

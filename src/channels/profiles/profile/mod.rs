@@ -146,7 +146,8 @@ pub struct RequestSpec {
 ///   in `omit`, then one field per message, both its name and its value templates of the
 ///   message (SMS.ru's `to[<number>]=<text>`). The answer is keyed rather than ordered:
 ///   each message's result is what `[send.response]` reads from the whole answer with that
-///   message's variables. Messages whose `item_name` would repeat never share a request.
+///   message's variables, and `entry` points at the message's own part of it. Messages to
+///   one number never share a request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendBatchSpec {
@@ -169,6 +170,10 @@ pub struct SendBatchSpec {
     /// Form: `[send]` fields that belong to one message and so are left out.
     #[serde(default)]
     pub omit: Vec<String>,
+    /// Form: template of the JSON pointer to a message's own entry in the answer. A message
+    /// with none was perhaps taken: a refusal read for it is not trusted (sent again).
+    #[serde(default)]
+    pub entry: Option<String>,
 }
 
 /// `file = { field = "file", filename = "{{message_id}}.pdf" }`: the message's PDF as a part.
