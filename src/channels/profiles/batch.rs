@@ -72,26 +72,30 @@ impl SendBatch {
     /// hold that message, so it is sent again rather than failed.
     fn read_by_number(&self, profile: &Profile, status: u16, body: &[u8]) -> Vec<SendOutcome> {
         let t = &profile.inner.templates;
-        let doc: Option<Value> = (200..300)
-            .contains(&status)
-            .then(|| serde_json::from_slice(body).ok())
-            .flatten();
+        let doc: Option<Value> = serde_json::from_slice(body).ok();
+        let success = (200..300).contains(&status);
         self.ctxs
             .iter()
-            .map(
-                |ctx| match profile.inner.send.classify_send(t, ctx, status, body) {
+            .map(|ctx| {
+                match profile
+                    .inner
+                    .send
+                    .classify_parsed(t, ctx, status, doc.as_ref(), body)
+                {
                     SendOutcome::Permanent(why) => {
                         let entry = t.render("send_batch.entry", ctx).unwrap_or_default();
                         match &doc {
-                            Some(doc) if doc.pointer(&entry).is_none() => SendOutcome::Transient(
-                                format!("the answer has nothing at {entry}: {why}"),
-                            ),
+                            Some(doc) if success && doc.pointer(&entry).is_none() => {
+                                SendOutcome::Transient(format!(
+                                    "the answer has nothing at {entry}: {why}"
+                                ))
+                            }
                             _ => SendOutcome::Permanent(why),
                         }
                     }
                     other => other,
-                },
-            )
+                }
+            })
             .collect()
     }
 }
@@ -141,7 +145,10 @@ impl Profile {
             })?;
         let mut ctxs = Vec::with_capacity(messages.len());
         let mut refused = Vec::with_capacity(messages.len());
-        let mut names = std::collections::HashSet::new();
+        // Form: each message's field name, rendered once for the request and to keep a
+        // number from repeating in it.
+        let mut names = Vec::new();
+        let mut named = std::collections::HashSet::new();
         for m in messages {
             let ctx = match self.context(&Message::Sms(*m), "") {
                 Ok(ctx) => ctx,
@@ -150,13 +157,15 @@ impl Profile {
                     continue;
                 }
             };
-            if spec.item_name.is_some()
-                && !names.insert(self.inner.templates.render("send_batch.item_name", &ctx)?)
-            {
-                refused.push(Some(SendOutcome::Transient(
-                    "another message to this number is in the same request".into(),
-                )));
-                continue;
+            if spec.item_name.is_some() {
+                let name = self.inner.templates.render("send_batch.item_name", &ctx)?;
+                if !named.insert(name.clone()) {
+                    refused.push(Some(SendOutcome::Transient(
+                        "another message to this number is in the same request".into(),
+                    )));
+                    continue;
+                }
+                names.push(name);
             }
             ctxs.push(ctx);
             refused.push(None);
@@ -170,6 +179,7 @@ impl Profile {
                 spec,
                 &self.batch_context(),
                 &ctxs,
+                &names,
             )?)
         };
         Ok(SendBatch {

@@ -309,13 +309,15 @@ fn json_object(
 /// message's variables), `[send]`'s headers and auth as the first message renders them,
 /// and a body in `[send]`'s format (checked at load): JSON `{"<items>": [each message's
 /// fields]}`, or a form of `[send]`'s fields as the first message renders them, less
-/// `omit`, then each message's `item_name=item_value`.
+/// `omit`, then each message's `item_name=item_value` (`names`: the `item_name`s, rendered
+/// by the caller).
 pub(super) fn build_batch(
     t: &Templates,
     spec: &RequestSpec,
     batch: &SendBatchSpec,
     url_ctx: &Value,
     ctxs: &[Value],
+    names: &[String],
 ) -> Result<HttpRequest, BuildError> {
     let first = ctxs.first().ok_or_else(|| BuildError::Render {
         key: "send_batch".into(),
@@ -344,11 +346,8 @@ pub(super) fn build_batch(
         }
         None => {
             let mut pairs = form_pairs(t, "send", fields, first, &batch.omit)?;
-            for ctx in ctxs {
-                pairs.push((
-                    t.render("send_batch.item_name", ctx)?,
-                    t.render("send_batch.item_value", ctx)?,
-                ));
+            for (ctx, name) in ctxs.iter().zip(names) {
+                pairs.push((name.clone(), t.render("send_batch.item_value", ctx)?));
             }
             (
                 encode(&pairs).into_bytes(),

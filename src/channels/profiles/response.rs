@@ -286,7 +286,26 @@ impl Compiled {
         status: u16,
         body: &[u8],
     ) -> SendOutcome {
-        self.send_outcome(t, ctx, self.verdict(t, ctx, status, body))
+        let doc: Option<Value> = serde_json::from_slice(body).ok();
+        self.classify_parsed(t, ctx, status, doc.as_ref(), body)
+    }
+
+    /// [`Self::classify_send`] on an answer already parsed (`None`: not JSON), so that a
+    /// batch answered by number is parsed once, not once per message in it.
+    pub fn classify_parsed(
+        &self,
+        t: &Templates,
+        ctx: &Value,
+        status: u16,
+        doc: Option<&Value>,
+        body: &[u8],
+    ) -> SendOutcome {
+        let verdict = self.judge(t, ctx, status, doc, &|| snippet(body, 200));
+        self.send_outcome(
+            t,
+            ctx,
+            verdict.map(|()| doc.expect("judge refuses an answer that is not JSON")),
+        )
     }
 
     /// What a judged answer to a send means for the message.
@@ -294,7 +313,7 @@ impl Compiled {
         &self,
         t: &Templates,
         ctx: &Value,
-        verdict: Result<Value, (Retry, String)>,
+        verdict: Result<&Value, (Retry, String)>,
     ) -> SendOutcome {
         let doc = match verdict {
             Ok(doc) => doc,
@@ -302,7 +321,7 @@ impl Compiled {
             Err((Retry::Permanent, why)) => return SendOutcome::Permanent(why),
         };
         let text = |field| {
-            self.read(t, ctx, field, &doc)
+            self.read(t, ctx, field, doc)
                 .map(|v| v.as_ref().and_then(scalar_text).filter(|s| !s.is_empty()))
         };
         // Accepted is accepted: a retry would send the customer a second copy. Without the
@@ -375,7 +394,7 @@ impl Compiled {
                 let verdict = self.judge(t, ctx, status, Some(&item), &|| {
                     snippet(item.to_string().as_bytes(), 200)
                 });
-                self.send_outcome(t, ctx, verdict.map(|()| item))
+                self.send_outcome(t, ctx, verdict.map(|()| &item))
             })
             .collect()
     }
