@@ -31,13 +31,7 @@ async fn app_with(backend: Backend, sink: &SmtpSink) -> TestApp {
 }
 
 fn email(intent: &Value, recipient: usize) -> Value {
-    intent["recipients"][recipient]["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel"] == "email")
-        .unwrap()
-        .clone()
+    common::channel(intent, recipient, "email").clone()
 }
 
 async fn an_email_reaches_the_relay_with_encoded_headers_both_parts_and_every_mandatory_field(

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
-use common::{Backend, example, spawn_app_with, write_plans};
+use common::{Backend, channel, example, spawn_app_with, write_plans};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -20,15 +20,6 @@ fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap())
         .unwrap()
         .with_timezone(&Utc)
-}
-
-fn channel<'a>(intent: &'a Value, recipient: usize, name: &str) -> &'a Value {
-    intent["recipients"][recipient]["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["channel"] == name)
-        .unwrap()
 }
 
 async fn unconfirmed_sms_escalates_to_email_after_its_wait(backend: Backend) {

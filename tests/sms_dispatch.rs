@@ -470,15 +470,7 @@ async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
         assert!(*margin > 0, "{margin}");
     }
     let intent = app.wait_settled(&id).await;
-    let message = |i: usize, channel: &str| -> Value {
-        intent["recipients"][i]["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["channel"] == channel)
-            .unwrap()
-            .clone()
-    };
+    let message = |i: usize, channel: &str| common::channel(&intent, i, channel).clone();
     let status = |i: usize, channel: &str| message(i, channel)["status"].clone();
     assert_eq!(
         message(1, "sms")["reason"],

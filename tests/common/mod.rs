@@ -351,6 +351,16 @@ pub fn messages(intent: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// Recipient `recipient`'s message on `channel`, as listed by `GET /v1/intents/{id}`.
+pub fn channel<'a>(intent: &'a Value, recipient: usize, channel: &str) -> &'a Value {
+    intent["recipients"][recipient]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == channel)
+        .unwrap()
+}
+
 /// The SMS messages of an intent as listed by `GET /v1/intents/{id}`.
 pub fn sms_messages(intent: &Value) -> Vec<Value> {
     messages(intent)
