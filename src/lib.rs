@@ -7,7 +7,8 @@
 //! # Layout
 //!
 //! The domain — plain Rust, no I/O:
-//! - [`intents`]: the five kinds, their field schema ([`intents::schema`]) and request parsing.
+//! - [`intents`]: the five kinds, their field schema ([`intents::schema`]) and request parsing
+//!   (a big body's recipients on every core: `intents::parallel`).
 //! - [`recipients`]: recipients, customer types, channels and contact points.
 //! - [`validation`]: field-level errors, collected so a request learns all its faults at once.
 //! - [`templates`]: Handlebars rendering (strict), the context templates see, Russian helpers,

@@ -210,6 +210,17 @@ fn parse_idempotency_key(value: &HeaderValue) -> Result<String, ApiError> {
 }
 
 fn parse_body(body: &[u8]) -> Result<NewIntent, ApiError> {
+    let raw = match RawIntent::from_slice_in_parallel(body) {
+        Some(raw) => raw,
+        None => read_with_paths(body)?,
+    };
+    raw.parse()
+        .map_err(|errors| ApiError::Invalid(errors.into_vec()))
+}
+
+/// The body read on one thread, tracking where it is, to name the field that does not
+/// deserialise (the parallel reading only says that one does not).
+fn read_with_paths(body: &[u8]) -> Result<RawIntent, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let raw: RawIntent = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -225,8 +236,7 @@ fn parse_body(body: &[u8]) -> Result<NewIntent, ApiError> {
     })?;
     de.end()
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    raw.parse()
-        .map_err(|errors| ApiError::Invalid(errors.into_vec()))
+    Ok(raw)
 }
 
 fn accepted(row: &IntentRow, replayed: bool) -> Response {

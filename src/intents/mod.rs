@@ -2,6 +2,7 @@
 //! recipients to notify about it, parsed from an upstream request into typed values.
 
 mod money;
+mod parallel;
 mod planning;
 pub mod schema;
 
@@ -69,14 +70,15 @@ pub struct NewIntent {
     pub deadline_facts: Vec<crate::ledger::DeadlineFact>,
 }
 
-/// The request body as it arrived, loose enough to report every bad field.
+/// The request body as it arrived, loose enough to report every bad field. `R` is how
+/// far its recipients are read: `RawRecipient`, or still JSON text (`intents::parallel`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIntent {
+pub struct RawIntent<R = RawRecipient> {
     kind: Option<Loose<String>>,
     external_id: Option<Loose<String>>,
     event: Option<Value>,
-    recipients: Option<Vec<RawRecipient>>,
+    recipients: Option<Vec<R>>,
     accept_late: Option<Loose<bool>>,
     callback_url: Option<Loose<String>>,
 }
@@ -130,13 +132,7 @@ impl RawIntent {
                 format!("at most {MAX_RECIPIENTS} recipients per intent"),
             );
         }
-        let mut recipients = Vec::with_capacity(raw_recipients.len());
-        for (i, raw) in raw_recipients.into_iter().enumerate() {
-            let path = format!("recipients[{i}]");
-            if let Some(recipient) = parse_recipient(kind, raw, &path, &mut errors) {
-                recipients.push(recipient);
-            }
-        }
+        let recipients = parallel::parse_recipients(kind, raw_recipients, &mut errors);
 
         if !errors.is_empty() {
             return Err(errors);
