@@ -128,7 +128,7 @@ pub async fn postgres_insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO recipients (intent_id, idx, account_number, customer_type, time_zone, details, deadline_at, created_at) \
-         SELECT $1, t.idx, t.account_number, t.customer_type, t.time_zone, t.details::jsonb, t.deadline_at, $2 \
+         SELECT $1, t.idx, t.account_number, t.customer_type, t.time_zone, t.details, t.deadline_at, $2 \
          FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) \
          AS t(idx, account_number, customer_type, time_zone, details, deadline_at)",
     )

@@ -35,8 +35,22 @@ pub struct RecipientRow {
     pub account_number: String,
     pub customer_type: String,
     pub time_zone: String,
-    pub details: Json<Value>,
+    #[sqlx(try_from = "String")]
+    pub details: Details,
     pub deadline_at: Option<i64>,
+}
+
+/// A recipient's name, contacts and kind-specific fields: JSON, stored as text on both
+/// backends (migration `…016` says why).
+#[derive(Debug, Clone)]
+pub struct Details(pub Value);
+
+impl TryFrom<String> for Details {
+    type Error = serde_json::Error;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&text).map(Details)
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -28,7 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use callbacks::CallbackEvent;
 pub use compliance::AtRiskRow;
-pub use intents::{InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
+pub use intents::{Details, InsertOutcome, IntentRow, MessageRow, RecipientRow, Submission};
 pub use messages::{Claimed, Outcome, OutcomeStatus};
 pub use proofs::{PURGED, ProofIntent, ProofMessage, ProofReceipt, ProofRows, Purged};
 pub use receipts::{NewReceipt, PollDue, ReceiptMessage, ReceiptOutcome, ReportDelays};

@@ -205,10 +205,7 @@ impl Db {
             .fetch_all(&mut *tx)
             .await?;
             let marker = serde_json::json!({ "purged": PURGED }).to_string();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE recipients SET details = {} WHERE intent_id = $1",
-                if self.backend_name() == "postgres" { "$2::jsonb" } else { "$2" }
-            )))
+            sqlx::query("UPDATE recipients SET details = $2 WHERE intent_id = $1")
             .bind(intent_id)
             .bind(&marker)
             .execute(&mut *tx)

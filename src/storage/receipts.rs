@@ -396,7 +396,7 @@ impl Db {
     ) -> anyhow::Result<Vec<PollDue>> {
         let rows = with_pool!(self, pool => {
             let rows = sqlx::query_as::<_, PollDue>(
-                "SELECT m.id, m.gateway_message_id, CAST(r.details AS TEXT) AS details \
+                "SELECT m.id, m.gateway_message_id, r.details \
                  FROM messages m JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
                  WHERE m.gateway = $1 AND m.status = 'sent' AND m.updated_at <= $2 \
                  AND m.gateway_message_id <> '' ORDER BY m.updated_at LIMIT $3",
