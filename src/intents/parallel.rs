@@ -6,7 +6,11 @@
 //!
 //! The outcome is the one-thread reading's: the same recipients in the same order and the
 //! same faults in the same order. A body whose parts do not deserialise gets `None`, and
-//! the caller reads it again on one thread to name the offending field by its path.
+//! the caller reads it again on one thread to name the offending field by its path (so a
+//! bad body costs that reading twice). One difference: serde_json's nesting limit (128)
+//! counts from each recipient rather than from the body, so a recipient nested 126–127
+//! deep is refused as an invalid field (`422`) instead of as malformed JSON (`400`); no
+//! field of a recipient may nest that deep, so nothing more is accepted.
 
 use rayon::prelude::*;
 use serde_json::value::RawValue;
