@@ -10,6 +10,10 @@
 //! tiny answer. The provider id is derived from `client_id`, so the same `client_id` twice
 //! gets the same id (the contract's idempotency) without a lookup table.
 //!
+//! It can also answer slowly, like a provider across the internet: it takes each request
+//! as it arrives and answers after a fixed latency (the slow-gateway scenarios, where the
+//! requests a worker keeps in flight bind, not the database).
+//!
 //! Optionally it posts delivery reports back to Vestnik (`POST /v1/receipts/generic-json`,
 //! `{"id","status":"delivered","time"}`, signed `X-Signature: sha256=<hex HMAC-SHA256>`),
 //! like a provider would a little later: each report waits until [`REPORT_DELAY`] after
@@ -76,6 +80,8 @@ struct Shared {
     refused: AtomicUsize,
     /// Set once, when reports are switched on; read without a lock on every send.
     reports: OnceLock<mpsc::UnboundedSender<(Instant, String)>>,
+    /// How long after a request arrived it is answered.
+    latency: Duration,
 }
 
 pub struct Gateway {
@@ -96,8 +102,9 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    /// Starts the gateway on the current tokio runtime, on a free loopback port.
-    pub async fn start() -> Result<Gateway> {
+    /// Starts the gateway on the current tokio runtime, on a free loopback port; it
+    /// answers each request `latency` after it arrived.
+    pub async fn start(latency: Duration) -> Result<Gateway> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -107,6 +114,7 @@ impl Gateway {
             accepted: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
             reports: OnceLock::new(),
+            latency,
         });
         let router = axum::Router::new()
             .route("/messages", axum::routing::post(send))
@@ -190,6 +198,7 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let answer = authorize(&shared, &headers)
         .and_then(|()| parse::<Sms>(&shared, &body))
         .and_then(|sms| accept(&shared, at, sms));
+    answer_after(&shared, at).await;
     match answer {
         Ok(id) => json(StatusCode::OK, serde_json::json!({ "id": id })),
         Err(refusal) => refusal.answer(),
@@ -215,7 +224,15 @@ async fn send_batch(
             Err(refusal) => refusal.body(),
         })
         .collect();
+    answer_after(&shared, at).await;
     json(StatusCode::OK, serde_json::json!({ "messages": answers }))
+}
+
+/// Waits until the gateway's latency has passed since the request arrived at `at`.
+async fn answer_after(shared: &Shared, at: Instant) {
+    if !shared.latency.is_zero() {
+        tokio::time::sleep_until((at + shared.latency).into()).await;
+    }
 }
 
 /// A refused request or message, counted when made: the contract's error answer.

@@ -20,6 +20,7 @@
 //! | `pg-1`, `pg-2`, `pg-4` | PostgreSQL, `serve --no-worker` + 1, 2, 4 `vestnik worker` | one intent, N SMS recipients |
 //! | `pg-1-reports`       | as `pg-1`; the gateway reports every SMS delivered (to `serve`) | same, until all `delivered` |
 //! | `pg-1-peer-n`, `pg-1-peer-n-batch` | as `pg-1` at the peers' N, 1 and 100 SMS per request | for the Vestnik / peer ratios |
+//! | `pg-1-slow`, `pg-2-slow`, `pg-4-slow` | as `pg-N`, 1 SMS per request, the gateway answering each in 100 ms | N_slow SMS: scaling when the requests in flight bind |
 //! | `peer-graphile`, `peer-procrastinate` | the peer on PostgreSQL (`peers.rs`)   | N_peer SMS |
 //!
 //! Every scenario gets a fresh temp dir and a fresh database. Reported per scenario
@@ -31,7 +32,8 @@
 //! Environment: `VESTNIK_BENCH_RECIPIENTS` (N, default 100,000),
 //! `VESTNIK_BENCH_EMAIL_RECIPIENTS` (default 20,000: a few seconds at the ~2,500–3,200
 //! emails/s of the default 16 connections), `VESTNIK_BENCH_PEER_MESSAGES`
-//! (default 20,000), `VESTNIK_BENCH_PEER_CONCURRENCY` (jobs a peer runs at once, default
+//! (default 20,000), `VESTNIK_BENCH_SLOW_MESSAGES` (N_slow, default 40,000: one worker
+//! sends ~600 a second to the slow gateway), `VESTNIK_BENCH_PEER_CONCURRENCY` (jobs a peer runs at once, default
 //! 16: each may hold a PostgreSQL connection, and 64 exhausted the server's 100), `VESTNIK_BENCH_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`; a database is created per scenario and
 //! dropped), `VESTNIK_BENCH_KEEP=1` keeps temp dirs (logs, configs, SQLite files) and
@@ -57,6 +59,9 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// SMS per request in the batched scenarios: generic-json's batch endpoint takes 100.
 const BATCH: usize = 100;
+
+/// How long the fake gateway takes to answer in the slow-gateway scenarios.
+const SLOW_GATEWAY: Duration = Duration::from_millis(100);
 
 /// Give up on a scenario after this long (start, intake, dispatch, checks).
 const SCENARIO_BUDGET: Duration = Duration::from_secs(10 * 60);
@@ -88,7 +93,7 @@ fn env_count(name: &str, default: usize) -> usize {
     }
 }
 
-fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
+fn scenarios(n: usize, n_email: usize, n_peer: usize, n_slow: usize) -> Vec<Scenario> {
     let sms = |backend, workers, recipients, reports, per_request| {
         Kind::Batch(Batch {
             backend,
@@ -97,6 +102,7 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
             channel: Channel::Sms,
             reports,
             per_request,
+            gateway_latency: Duration::ZERO,
         })
     };
     let per = |per_request: usize| {
@@ -141,6 +147,7 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
                 channel: Channel::Email,
                 reports: false,
                 per_request: 1,
+                gateway_latency: Duration::ZERO,
             }),
         },
         Scenario {
@@ -163,6 +170,29 @@ fn scenarios(n: usize, n_email: usize, n_peer: usize) -> Vec<Scenario> {
             kind: sms(Backend::Postgres, 1, n, true, BATCH),
         },
     ];
+    // A provider across the internet answers in ~100 ms: then what binds one worker is the
+    // requests it keeps in flight (the profile's `concurrency`), and workers add up until
+    // the database or the cores bind.
+    for workers in [1, 2, 4] {
+        list.push(Scenario {
+            name: format!("pg-{workers}-slow"),
+            label: format!(
+                "PostgreSQL, `serve --no-worker` + {workers} worker{}, SMS, 1 per request, \
+                 gateway answering in {} ms",
+                if workers == 1 { "" } else { "s" },
+                SLOW_GATEWAY.as_millis()
+            ),
+            kind: Kind::Batch(Batch {
+                backend: Backend::Postgres,
+                workers,
+                recipients: n_slow,
+                channel: Channel::Sms,
+                reports: false,
+                per_request: 1,
+                gateway_latency: SLOW_GATEWAY,
+            }),
+        });
+    }
     // The peers post one SMS per request; Vestnik is compared with them both ways.
     for per_request in [1, BATCH] {
         if n_peer == n && per_request == BATCH {
@@ -198,6 +228,7 @@ fn main() {
     let n = env_count("VESTNIK_BENCH_RECIPIENTS", 100_000);
     let n_email = env_count("VESTNIK_BENCH_EMAIL_RECIPIENTS", 20_000);
     let n_peer = env_count("VESTNIK_BENCH_PEER_MESSAGES", 20_000);
+    let n_slow = env_count("VESTNIK_BENCH_SLOW_MESSAGES", 40_000);
     let peer_concurrency = env_count("VESTNIK_BENCH_PEER_CONCURRENCY", 16);
     // `cargo bench` passes `--bench`; any other argument selects scenarios by name.
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -206,7 +237,7 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .map(|a| a.to_lowercase())
         .collect();
-    let all = scenarios(n, n_email, n_peer);
+    let all = scenarios(n, n_email, n_peer, n_slow);
     let selected: Vec<Scenario> = all
         .into_iter()
         .filter(|s| {
@@ -220,7 +251,7 @@ fn main() {
     if selected.is_empty() {
         eprintln!(
             "no scenario matches {filters:?}; names: {}",
-            scenarios(n, n_email, n_peer)
+            scenarios(n, n_email, n_peer, n_slow)
                 .iter()
                 .map(|s| s.name.clone())
                 .collect::<Vec<_>>()
@@ -370,13 +401,15 @@ fn main() {
              database.max_connections {}, smtp.pool_size {}, info logging) except: generic-json \
              `[limits]` rate_per_sec {} and concurrency {} per process (the fake gateway has no limit), \
              sms.batch_size {BATCH} where a row says {BATCH} per request, sending windows off (the hour of the run must not matter). N = {n}, email N = {n_email}, \
-             peers' N = {n_peer} at concurrency {peer_concurrency}. Total bench time {:.0} s.",
+             peers' N = {n_peer} at concurrency {peer_concurrency}, slow-gateway N = {n_slow} with every answer {} ms \
+             after the request. Total bench time {:.0} s.",
             defaults.dispatch.batch_size,
             defaults.dispatch.concurrency,
             defaults.database.max_connections,
             defaults.smtp.pool_size,
             processes::GATEWAY_RATE_PER_SEC,
             processes::GATEWAY_CONCURRENCY,
+            SLOW_GATEWAY.as_millis(),
             started.elapsed().as_secs_f64(),
         ),
     };

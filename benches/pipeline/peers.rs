@@ -128,7 +128,7 @@ async fn try_run(
     dir: &Path,
 ) -> Result<Row> {
     let mut cmd = peer.command()?;
-    let gateway = Gateway::start().await?;
+    let gateway = Gateway::start(Duration::ZERO).await?;
     let db = PgDatabase::create(&pg_admin_url())?;
     let db_before = db.size()?;
     cmd.arg("--database-url")

@@ -42,6 +42,8 @@ pub struct Batch {
     pub reports: bool,
     /// SMS per request to the gateway: 1, or a batch through generic-json's batch endpoint.
     pub per_request: usize,
+    /// How long the fake gateway takes to answer each request (zero: at once).
+    pub gateway_latency: Duration,
 }
 
 /// One-recipient intents at a steady rate far below capacity.
@@ -275,7 +277,7 @@ fn count(counts: &Value, status: &str) -> u64 {
 }
 
 pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Result<Row> {
-    let mut gateway = Gateway::start().await?;
+    let mut gateway = Gateway::start(spec.gateway_latency).await?;
     let sink = match spec.channel {
         Channel::Email => Some(SmtpSink::start().await?),
         Channel::Sms => None,
@@ -463,7 +465,7 @@ pub async fn run_batch(name: &str, spec: &Batch, body: &[u8], dir: &Path) -> Res
 /// One-recipient SMS intents posted on a fixed schedule (not waiting for each other), on
 /// SQLite: the time from each POST's start to its SMS at the gateway, when nothing queues.
 pub async fn run_latency(name: &str, spec: &Latency, dir: &Path) -> Result<Row> {
-    let gateway = Gateway::start().await?;
+    let gateway = Gateway::start(Duration::ZERO).await?;
     let gateways = Gateways {
         sms: Some(&gateway.base_url),
         sms_per_request: 1,
