@@ -12,6 +12,7 @@ use vestnik::intents::IntentKind;
 both_backends! {
     every_kind_reaches_the_outbox_with_every_mandatory_field;
     invalid_request_lists_every_bad_field_and_stores_nothing;
+    a_big_body_read_on_every_core_reports_faults_in_order;
     malformed_or_oversized_bodies_get_problem_json;
     routes_need_a_token_with_the_right_role;
     retry_with_same_key_and_body_returns_the_original_and_enqueues_nothing;
@@ -218,6 +219,76 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         .await;
     assert_eq!(found["intents"], json!([]), "nothing was stored");
     assert!(files(&app.outbox()).is_empty());
+    app.stop().await;
+}
+
+/// 3,000 recipients are read in several chunks at once (`intents::parallel`): the faults
+/// must still come in recipient order, a field that does not deserialise must still be
+/// named by its path, and nothing is stored.
+async fn a_big_body_read_on_every_core_reports_faults_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let big = |edit: &dyn Fn(usize, &mut Value)| {
+        let mut body = example("meter_visit");
+        let template = body["recipients"][0].clone();
+        let recipients: Vec<Value> = (0..3_000)
+            .map(|i| {
+                let mut r = template.clone();
+                r["account_number"] = json!(format!("{:010}", 7_000_000_000u64 + i as u64));
+                edit(i, &mut r);
+                r
+            })
+            .collect();
+        body["recipients"] = json!(recipients);
+        body
+    };
+
+    let bad = [2_321, 17, 1_500];
+    let body = big(&|i, r| {
+        if bad.contains(&i) {
+            r["customer_type"] = json!("company");
+        }
+    });
+    let response = app.post_intent(&body).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "recipients[17].customer_type",
+            "recipients[1500].customer_type",
+            "recipients[2321].customer_type"
+        ],
+        "{problem}"
+    );
+
+    let typo = big(&|i, r| {
+        if i == 2_999 {
+            r["phnoe"] = json!("+79161234567");
+        }
+    });
+    let response = app.post_intent(&typo).await;
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["errors"][0]["field"], "recipients[2999].phnoe",
+        "{problem}"
+    );
+
+    let (_, found) = app
+        .get_json(&format!(
+            "/v1/intents?external_id={}",
+            body["external_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(found["intents"], json!([]), "nothing was stored");
+    let response = app.post_intent(&big(&|_, _| {})).await;
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     app.stop().await;
 }
 
