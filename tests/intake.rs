@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, example, files, spawn_app, spawn_app_with};
+use common::{Backend, example, files, problem_fields, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use vestnik::auth::Role;
 use vestnik::intents::IntentKind;
@@ -179,12 +179,7 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         "application/problem+json"
     );
     let problem: Value = response.json().await.unwrap();
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&problem);
     for expected in [
         "event.contact_phone",
         "event.reason",
@@ -251,12 +246,7 @@ async fn a_big_body_read_on_every_core_reports_faults_in_order(backend: Backend)
     let response = app.post_intent(&body).await;
     assert_eq!(response.status(), 422);
     let problem: Value = response.json().await.unwrap();
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = problem_fields(&problem);
     assert_eq!(
         fields,
         [

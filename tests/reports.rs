@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, example, spawn_app};
+use common::{Backend, TestApp, example, problem_fields, spawn_app};
 use serde_json::{Value, json};
 use vestnik::auth::Role;
 use vestnik::storage::Db;
@@ -208,12 +208,7 @@ async fn bad_parameters_are_named_and_only_auditors_read_reports(backend: Backen
             "application/problem+json"
         );
         let problem: Value = response.json().await.unwrap();
-        let named: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let named = problem_fields(&problem);
         assert_eq!(named, fields, "{query}: {problem}");
     }
     let query = "from=2027-01-01&to=2027-01-31";

@@ -386,6 +386,16 @@ pub fn meter_visits(n: usize) -> Value {
     body
 }
 
+/// The fields a `problem+json` answer names, in its order.
+pub fn problem_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("a problem with errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("each error names its field"))
+        .collect()
+}
+
 pub fn example(kind: &str) -> Value {
     let text = std::fs::read_to_string(repo_path(&format!("examples/{kind}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
