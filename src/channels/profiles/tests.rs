@@ -60,6 +60,14 @@ pub(super) const MSG: SmsMessage<'static> = SmsMessage {
     sender: None,
 };
 
+/// A send the provider accepted under `id`, with no tracking number (SMS, fax).
+pub(super) fn accepted(id: &str) -> SendOutcome {
+    SendOutcome::Accepted {
+        provider_message_id: id.into(),
+        tracking_number: None,
+    }
+}
+
 pub(super) fn form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
@@ -107,13 +115,7 @@ fn smsru_send_request_and_answers() {
     );
 
     let ok = br#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"OK","status_code":100,"sms_id":"000000-10000000"}},"balance":4122.56}"#;
-    assert_eq!(
-        p.classify_send(MSG, 200, ok),
-        SendOutcome::Accepted {
-            provider_message_id: "000000-10000000".into(),
-            tracking_number: None
-        }
-    );
+    assert_eq!(p.classify_send(MSG, 200, ok), accepted("000000-10000000"));
     let bad_number = r#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"ERROR","status_code":207,"status_text":"На этот номер нельзя отправлять сообщения"}}}"#;
     assert_eq!(
         p.classify_send(MSG, 200, bad_number.as_bytes()),
@@ -218,10 +220,7 @@ fn smsc_request_answers_and_callback() {
     let ok = format!(r#"{{"id":"{}","cnt":1}}"#, MSG.message_id);
     assert_eq!(
         p.classify_send(MSG, 200, ok.as_bytes()),
-        SendOutcome::Accepted {
-            provider_message_id: MSG.message_id.into(),
-            tracking_number: None
-        }
+        accepted(MSG.message_id)
     );
     for (code, permanent) in [
         (1, true),
@@ -303,13 +302,7 @@ fn smsaero_request_answers_and_callback() {
         "https://vestnik.example/v1/receipts/x?token=aero-token-0123456789"
     );
     let ok = br#"{"success":true,"data":{"id":686325,"from":"SMS Aero","number":"79161234567","status":0,"extendStatus":"queue"},"message":null}"#;
-    assert_eq!(
-        p.classify_send(MSG, 200, ok),
-        SendOutcome::Accepted {
-            provider_message_id: "686325".into(),
-            tracking_number: None
-        }
-    );
+    assert_eq!(p.classify_send(MSG, 200, ok), accepted("686325"));
     let invalid = br#"{"success":false,"data":null,"message":"Validation error."}"#;
     assert_eq!(
         p.classify_send(MSG, 400, invalid),

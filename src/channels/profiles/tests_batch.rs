@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::tests::{GENERIC, MSG, SMSRU, form, load, options};
+use super::tests::{GENERIC, MSG, SMSRU, accepted, form, load, options};
 use super::*;
 
 fn messages() -> Vec<SmsMessage<'static>> {
@@ -64,13 +64,7 @@ fn answers_are_read_per_message_in_order() {
     .to_string();
     let outcomes = batch.outcomes(&p, Ok((200, answer.as_bytes())));
     assert_eq!(outcomes.len(), 3);
-    assert_eq!(
-        outcomes[0],
-        SendOutcome::Accepted {
-            provider_message_id: "p-1".into(),
-            tracking_number: None
-        }
-    );
+    assert_eq!(outcomes[0], accepted("p-1"));
     assert!(
         matches!(&outcomes[1], SendOutcome::Permanent(why) if why.contains("phone")),
         "{:?}",
@@ -213,13 +207,7 @@ fn a_form_batch_carries_one_field_per_number() {
     .to_string();
     let outcomes = batch.outcomes(&p, Ok((200, answer.as_bytes())));
     assert_eq!(outcomes.len(), 4);
-    assert_eq!(
-        outcomes[0],
-        SendOutcome::Accepted {
-            provider_message_id: "000000-1".into(),
-            tracking_number: None
-        }
-    );
+    assert_eq!(outcomes[0], accepted("000000-1"));
     assert!(matches!(&outcomes[1], SendOutcome::Permanent(why) if why.contains("phone")));
     assert!(matches!(&outcomes[2], SendOutcome::Permanent(why) if why.contains("207")));
     assert!(

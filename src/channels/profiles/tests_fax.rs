@@ -4,7 +4,7 @@
 
 use axum::http::HeaderMap;
 
-use super::tests::{FAX, PDF, load, options};
+use super::tests::{FAX, PDF, accepted, load, options};
 use super::*;
 
 fn fax() -> FaxMessage<'static> {
@@ -60,10 +60,7 @@ fn fax_send_is_multipart_with_the_pdf() {
             200,
             br#"{"success":true,"message":"Fax queued for sending","data":{"id":123456}}"#
         ),
-        SendOutcome::Accepted {
-            provider_message_id: "123456".into(),
-            tracking_number: None
-        }
+        accepted("123456")
     );
     let invalid = br#"{"success":false,"message":"Invalid phone number"}"#;
     assert!(matches!(
