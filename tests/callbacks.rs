@@ -239,9 +239,7 @@ async fn a_callback_url_is_checked_at_intake(backend: Backend) {
         "billing.example.ru/hook",
         "https://u:p@x.ru/",
     ] {
-        let response = app.post_intent(&visit("cb-bad", bad)).await;
-        assert_eq!(response.status(), 422, "{bad}");
-        let problem: Value = response.json().await.unwrap();
+        let problem = app.refuse(&visit("cb-bad", bad)).await;
         assert_eq!(
             problem["errors"][0]["field"], "callback_url",
             "{bad}: {problem}"
@@ -249,9 +247,7 @@ async fn a_callback_url_is_checked_at_intake(backend: Backend) {
     }
     let mut mistyped = visit("cb-mistyped", "");
     mistyped["callback_url"] = json!(42);
-    let response = app.post_intent(&mistyped).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&mistyped).await;
     assert_eq!(problem["errors"][0]["field"], "callback_url", "{problem}");
     app.stop().await;
 }

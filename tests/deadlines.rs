@@ -133,9 +133,7 @@ async fn intake_refuses_a_notice_already_late_unless_told_to_accept_it(backend: 
     let start = chrono::Utc::now() + chrono::Duration::days(7);
     body["event"]["starts_at"] = json!(start.format("%Y-%m-%dT09:00:00+03:00").to_string());
     body["event"]["ends_at"] = json!(start.format("%Y-%m-%dT17:00:00+03:00").to_string());
-    let response = app.post_intent(&body).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&body).await;
     let first = &problem["errors"][0];
     assert_eq!(first["field"], "recipients[0]");
     assert!(
@@ -159,9 +157,7 @@ async fn intake_refuses_an_event_in_a_year_without_a_calendar(backend: Backend) 
     let mut body = example("planned_outage");
     body["event"]["starts_at"] = json!("2031-03-18T09:00:00+03:00");
     body["event"]["ends_at"] = json!("2031-03-18T17:00:00+03:00");
-    let response = app.post_intent(&body).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&body).await;
     assert_eq!(problem["errors"][0]["field"], "event.starts_at");
     assert!(
         problem["errors"][0]["reason"]

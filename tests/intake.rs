@@ -172,13 +172,7 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         .unwrap()
         .remove("phone");
 
-    let response = app.post_intent(&body).await;
-    assert_eq!(response.status(), 422);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&body).await;
     let fields = problem_fields(&problem);
     for expected in [
         "event.contact_phone",
@@ -201,9 +195,7 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         b["recipients"][0]["phnoe"] = json!("+79161234567");
         b
     };
-    let response = app.post_intent(&typo).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&typo).await;
     assert_eq!(
         problem["errors"][0]["field"], "recipients[0].phnoe",
         "{problem}"
@@ -243,9 +235,7 @@ async fn a_big_body_read_on_every_core_reports_faults_in_order(backend: Backend)
             r["customer_type"] = json!("company");
         }
     });
-    let response = app.post_intent(&body).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&body).await;
     let fields = problem_fields(&problem);
     assert_eq!(
         fields,
@@ -262,9 +252,7 @@ async fn a_big_body_read_on_every_core_reports_faults_in_order(backend: Backend)
             r["phnoe"] = json!("+79161234567");
         }
     });
-    let response = app.post_intent(&typo).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&typo).await;
     assert_eq!(
         problem["errors"][0]["field"], "recipients[2999].phnoe",
         "{problem}"

@@ -273,9 +273,7 @@ async fn a_precompiled_letter_is_checked_at_intake_and_sent_as_is(backend: Backe
     let mut body = outage(0, "mail", "outage-own-bad");
     let bad = std::fs::read(common::repo_path("tests/data/libreoffice-letter.pdf")).unwrap();
     body["recipients"][0]["letter_pdf"] = json!(b64(&bad));
-    let response = app.post_intent(&body).await;
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let problem = app.refuse(&body).await;
     let reasons: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()

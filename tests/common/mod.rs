@@ -263,6 +263,17 @@ impl TestApp {
         accepted["id"].as_str().unwrap().to_owned()
     }
 
+    /// Posts an intent that must be refused as invalid (`422`, `problem+json`); the problem.
+    pub async fn refuse(&self, body: &Value) -> Value {
+        let response = self.post_intent(body).await;
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"].clone();
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(content_type, "application/problem+json");
+        problem
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
