@@ -214,7 +214,7 @@ pub fn document(header: &Header, rows: &[Row]) -> String {
     t.push_str(
         "intake = POST start → `202` (peers: their enqueue time; latency row: p50 of the 202s). \
          POST → all sent = until every message is recorded `sent` (gateway acceptance committed; \
-         polled every 100 ms). msg/s = messages / (POST → all sent). intake → gateway = per \
+         asked every 10 ms once the gateway has accepted every message, every 5 s before). msg/s = messages / (POST → all sent). intake → gateway = per \
          message, from the POST's start until the fake gateway (or SMTP sink) accepted it. \
          POST → all delivered = until every delivery report from the gateway is committed. \
          Peak RSS = VmHWM summed over the Vestnik processes (peers: their process). DB = growth \
