@@ -12,6 +12,7 @@ mod limits;
 mod messages;
 mod proofs;
 mod readiness;
+mod receipt_groups;
 mod receipts;
 mod reports;
 mod templates;

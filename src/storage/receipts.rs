@@ -2,10 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::ledger::NewEntry;
+use super::receipt_groups::{FinalRows, GroupStatements, ReceiptRows};
 use super::{Db, Dialect, now_ms, with_pool};
 use crate::ledger::Fact;
 
@@ -111,47 +111,32 @@ impl Db {
         let errors: Vec<Option<String>> = receipts.iter().map(|(r, _)| last_error(r)).collect();
         // 13 parameters a receipt: SQLite takes 32,766 in one statement.
         anyhow::ensure!(n <= 2_000, "{n} reports in one group; at most 2,000");
-        let postgres = matches!(self, Db::Postgres(_));
+        let columns = ReceiptRows {
+            id: ids.iter().map(String::as_str).collect(),
+            message_id: receipts.iter().map(|(_, m)| m.id.as_str()).collect(),
+            gateway: receipts.iter().map(|(r, _)| r.gateway).collect(),
+            provider_message_id: receipts
+                .iter()
+                .map(|(r, _)| r.provider_message_id)
+                .collect(),
+            status: receipts.iter().map(|(r, _)| r.status).collect(),
+            provider_status: receipts.iter().map(|(r, _)| r.provider_status).collect(),
+            provider_time: receipts.iter().map(|(r, _)| r.provider_time).collect(),
+            raw: receipts.iter().map(|(r, _)| r.raw).collect(),
+            raw_sha256: raw_sha256.iter().map(String::as_str).collect(),
+            reason: receipts.iter().map(|(r, _)| r.reason).collect(),
+            evidence_sha256: receipts.iter().map(|(r, _)| r.evidence_sha256).collect(),
+        };
         // A group is a few statements whatever its size: one round trip per report and
         // statement is what limited PostgreSQL to ~800 reports a second.
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             // Several `serve` instances may record reports about the same messages. The
             // statements below lock rows in their plan's order (and the receipts' unique
-            // keys in the group's); locking the group's messages in id order first makes
-            // two groups wait for each other instead of deadlocking. SQLite has one writer.
-            if postgres {
-                let mut lock = sqlx::QueryBuilder::new("SELECT id FROM messages WHERE id IN (");
-                let mut list = lock.separated(", ");
-                for (_, message) in receipts {
-                    list.push_bind(&message.id);
-                }
-                lock.push(") ORDER BY id FOR NO KEY UPDATE");
-                lock.build().persistent(false).execute(&mut *tx).await?;
-            }
-
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO receipts (id, message_id, gateway, provider_message_id, status, provider_status, \
-                 provider_time, received_at, raw, raw_sha256, created_at, reason, evidence_sha256) ",
-            );
-            insert.push_values(receipts.iter().zip(&ids).zip(&raw_sha256), |mut b, (((r, m), id), sha)| {
-                b.push_bind(id)
-                    .push_bind(&m.id)
-                    .push_bind(r.gateway)
-                    .push_bind(r.provider_message_id)
-                    .push_bind(r.status)
-                    .push_bind(r.provider_status)
-                    .push_bind(r.provider_time)
-                    .push_bind(now)
-                    .push_bind(r.raw)
-                    .push_bind(sha)
-                    .push_bind(now)
-                    .push_bind(r.reason)
-                    .push_bind(r.evidence_sha256);
-            });
-            // The same report again (or twice in this group) is kept once.
-            insert.push(" ON CONFLICT (gateway, provider_message_id, provider_status) DO NOTHING RETURNING id");
-            let new: HashSet<String> = insert.build_query_scalar().persistent(false).fetch(&mut *tx).try_collect().await?;
+            // keys in the group's); locking the group's messages first makes two groups
+            // wait for each other instead of deadlocking.
+            GroupStatements::lock_messages(&mut tx, &columns.message_id).await?;
+            let new = GroupStatements::insert_receipts(&mut tx, &columns, now).await?;
 
             // In rounds of at most one report per message, in arrival order, so a
             // message's first final report is the one applied.
@@ -170,26 +155,15 @@ impl Db {
                     .filter(|&i| matches!(receipts[i].0.status, "delivered" | "failed" | "expired"))
                     .collect();
                 if !finals.is_empty() {
-                    let mut update = sqlx::QueryBuilder::new("WITH v(message_id, new_status, at, error) AS (");
-                    update.push_values(&finals, |mut b, &i| {
+                    let mut to_apply = FinalRows::default();
+                    for &i in &finals {
                         let (r, m) = &receipts[i];
-                        let status = if r.status == "delivered" { "delivered" } else { "failed" };
-                        b.push_bind(&m.id)
-                            .push_bind(status)
-                            .push_bind(r.provider_time.unwrap_or(now))
-                            .push_bind(&errors[i]);
-                    });
-                    update.push(
-                        ") UPDATE messages SET status = v.new_status, last_error = v.error, \
-                         delivered_at = CASE WHEN v.new_status = 'delivered' THEN v.at ELSE messages.delivered_at END, \
-                         updated_at = ",
-                    );
-                    update.push_bind(now);
-                    update.push(
-                        " FROM v WHERE messages.id = v.message_id \
-                         AND messages.status IN ('sent', 'sending', 'queued', 'unconfirmed') RETURNING id",
-                    );
-                    let changed: HashSet<String> = update.build_query_scalar().persistent(false).fetch(&mut *tx).try_collect().await?;
+                        to_apply.message_id.push(&m.id);
+                        to_apply.status.push(if r.status == "delivered" { "delivered" } else { "failed" });
+                        to_apply.at.push(r.provider_time.unwrap_or(now));
+                        to_apply.error.push(errors[i].as_deref());
+                    }
+                    let changed = GroupStatements::apply_finals(&mut tx, &to_apply, now).await?;
                     for &i in &finals {
                         applied[i] = changed.contains(&receipts[i].1.id);
                     }
@@ -226,18 +200,9 @@ impl Db {
                 if !delivered_legal.is_empty() {
                     let by_message: HashMap<&str, usize> =
                         delivered_legal.iter().map(|&i| (receipts[i].1.id.as_str(), i)).collect();
-                    let mut select = sqlx::QueryBuilder::new(
-                        "SELECT m.id, m.channel, m.recipient_idx, r.deadline_at - m.delivered_at FROM messages m \
-                         JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
-                         WHERE m.legal_step IS NOT NULL AND m.id IN (",
-                    );
-                    let mut list = select.separated(", ");
-                    for &i in &delivered_legal {
-                        list.push_bind(&receipts[i].1.id);
-                    }
-                    select.push(")");
-                    let rows: Vec<(String, String, i64, Option<i64>)> =
-                        select.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                    let delivered_ids: Vec<&str> =
+                        delivered_legal.iter().map(|&i| receipts[i].1.id.as_str()).collect();
+                    let rows = GroupStatements::legal_margins(&mut tx, &delivered_ids).await?;
                     let mut chains: HashMap<(String, i64), usize> = HashMap::new();
                     for (id, channel, recipient_idx, margin) in rows {
                         let i = by_message[id.as_str()];
@@ -250,22 +215,7 @@ impl Db {
                     }
                     // A delivered legal notice ends its chain: the legal steps not yet sent
                     // (held, or queued behind a window or a retry) are no longer needed.
-                    let mut cancel = sqlx::QueryBuilder::new("UPDATE messages SET status = 'cancelled', last_error = ");
-                    cancel.push_bind(CHAIN_DONE);
-                    cancel.push(", updated_at = ");
-                    cancel.push_bind(now);
-                    cancel.push(
-                        " WHERE status IN ('held', 'queued') AND legal_step IS NOT NULL \
-                         AND (intent_id, recipient_idx) IN (SELECT intent_id, recipient_idx FROM messages \
-                         WHERE legal_step IS NOT NULL AND id IN (",
-                    );
-                    let mut list = cancel.separated(", ");
-                    for &i in &delivered_legal {
-                        list.push_bind(&receipts[i].1.id);
-                    }
-                    cancel.push(")) RETURNING id, intent_id, recipient_idx");
-                    let rows: Vec<(String, String, i64)> =
-                        cancel.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                    let rows = GroupStatements::end_chains(&mut tx, &delivered_ids, CHAIN_DONE, now).await?;
                     for (id, intent_id, recipient_idx) in rows {
                         let i = *chains.get(&(intent_id, recipient_idx)).ok_or_else(|| {
                             anyhow::anyhow!("cancelled message {id} belongs to no delivered notice of the group")
