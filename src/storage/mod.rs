@@ -1,7 +1,8 @@
 //! Persistence on SQLite (embedded default) or PostgreSQL (scale-out), one code base.
 //!
 //! SQL is shared wherever the dialects agree (`$1` placeholders work on both); the few
-//! statements that differ live behind [`Dialect`]. Times are epoch milliseconds.
+//! statements that differ live behind [`Dialect`] (a group of delivery reports' behind
+//! `receipt_groups::GroupStatements`). Times are epoch milliseconds.
 
 mod bulk;
 mod callbacks;
