@@ -86,8 +86,10 @@ impl SendBatch {
                         let entry = t.render("send_batch.entry", ctx).unwrap_or_default();
                         match &doc {
                             Some(doc) if success && doc.pointer(&entry).is_none() => {
+                                // The pointer holds the number (`/sms/7916…`).
                                 SendOutcome::Transient(format!(
-                                    "the answer has nothing at {entry}: {why}"
+                                    "the answer has nothing at {}: {why}",
+                                    crate::pii::mask_digit_runs(&entry)
                                 ))
                             }
                             _ => SendOutcome::Permanent(why),

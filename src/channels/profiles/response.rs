@@ -239,6 +239,9 @@ impl Compiled {
         let render_failed = |e: BuildError| (Retry::Permanent, e.to_string());
         let detail = |doc: &Value| -> Result<String, (Retry, String)> {
             let (code, text) = self.error_detail(t, ctx, doc).map_err(render_failed)?;
+            // A provider may quote the number or address it refused.
+            let code = code.map(|c| crate::pii::mask_free_text(&c));
+            let text = text.map(|x| crate::pii::mask_free_text(&x));
             Ok(match (code, text) {
                 (Some(c), Some(x)) => format!("provider error {c}: {x}"),
                 (Some(c), None) => format!("provider error {c}"),

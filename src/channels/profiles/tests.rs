@@ -123,6 +123,12 @@ fn smsru_send_request_and_answers() {
             "provider error 207: На этот номер нельзя отправлять сообщения".into()
         )
     );
+    // The text is logged and kept as the message's reason: a quoted number is masked.
+    let quoted = r#"{"status":"OK","status_code":100,"sms":{"79161234567":{"status":"ERROR","status_code":207,"status_text":"Номер 79161234567 в стоп-листе"}}}"#;
+    assert_eq!(
+        p.classify_send(MSG, 200, quoted.as_bytes()),
+        SendOutcome::Permanent("provider error 207: Номер *******4567 в стоп-листе".into())
+    );
     let no_money = r#"{"status":"ERROR","status_code":201,"status_text":"Не хватает средств"}"#;
     assert!(matches!(
         p.classify_send(MSG, 200, no_money.as_bytes()),
