@@ -110,8 +110,18 @@ pub struct Organization {
     pub name: String,
     pub address: String,
     pub phone: String,
+    /// The `From` of every email: checked as an address when the settings load, not at
+    /// the first send, where a typo would fail every email including legal notices.
+    #[serde(deserialize_with = "email_address")]
     pub email: String,
     pub website: String,
+}
+
+fn email_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<lettre::Address>()
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an email address: {e}")))?;
+    Ok(text)
 }
 
 /// The gateway each channel is handed to.
@@ -333,5 +343,18 @@ mod tests {
         let s = Settings::defaults();
         assert_eq!(s.database.url, "sqlite://data/vestnik.db");
         assert_eq!(s.channels.sms, GatewayName::Outbox);
+    }
+
+    #[test]
+    fn a_sender_email_that_is_not_an_address_is_refused_by_name() {
+        let err = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string(
+                "[organization]\nemail = \"info at example.ru\"",
+            ))
+            .extract::<Settings>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("organization.email"), "{err}");
+        assert!(err.contains("is not an email address"), "{err}");
     }
 }

@@ -23,9 +23,15 @@ pub fn build(message: &Outgoing, sender: &Organization) -> Result<Message, Strin
     else {
         return Err("only email content goes to an email address".into());
     };
-    let from: Mailbox = format!("{} <{}>", sender.name, sender.email)
-        .parse()
-        .map_err(|e| format!("organization.email is not a mailbox: {e}"))?;
+    // Built from its parts, not parsed from `Name <email>`: a name with a comma or quote
+    // (`ООО «Энергосбыт», филиал`) is quoted by lettre instead of failing every email.
+    let from = Mailbox::new(
+        Some(sender.name.clone()),
+        sender
+            .email
+            .parse()
+            .map_err(|e| format!("organization.email is not an address: {e}"))?,
+    );
     let to = Mailbox::new(
         Some(name.to_owned()),
         address.parse().map_err(|e| format!("bad address: {e}"))?,
@@ -61,4 +67,37 @@ pub fn build(message: &Outgoing, sender: &Organization) -> Result<Message, Strin
         None => builder.multipart(alternative),
     };
     built.map_err(|e| format!("cannot build email: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipients::Channel;
+    use crate::settings::Settings;
+
+    #[test]
+    fn a_sender_name_with_a_comma_and_quotes_is_quoted_not_refused() {
+        let mut org = Settings::defaults().organization;
+        org.name = r#"ООО «Энергосбыт», филиал "Юг""#.into();
+        let message = Outgoing {
+            message_id: "m-1".into(),
+            channel: Channel::Email,
+            to: Destination::Email {
+                address: "ivan@example.ru".into(),
+                name: "Иванов, Иван".into(),
+            },
+            content: Rendered::Email {
+                subject: "Тема".into(),
+                text: "текст".into(),
+                html: "<p>текст</p>".into(),
+            },
+            attachment: None,
+        };
+        let built = build(&message, &org).expect("the name is quoted");
+        let from = built.headers().get::<lettre::message::header::From>();
+        let from = lettre::message::Mailboxes::from(from.unwrap());
+        let mailbox = from.iter().next().unwrap();
+        assert_eq!(mailbox.name.as_deref(), Some(org.name.as_str()));
+        assert_eq!(mailbox.email.to_string(), org.email);
+    }
 }
