@@ -171,15 +171,13 @@ async fn intake_refuses_an_event_in_a_year_without_a_calendar(backend: Backend) 
 
 async fn deadline_endpoint_explains_the_rule(backend: Backend) {
     let app = spawn_app(backend).await;
+    let post = || {
+        app.http
+            .post(format!("{}/v1/deadlines", app.base))
+            .bearer_auth(&app.token)
+    };
     let request = json!({"kind": "debt_warning", "customer_type": "legal_entity", "event": "2027-01-15", "time_zone": "Europe/Kaliningrad"});
-    let response = app
-        .http
-        .post(format!("{}/v1/deadlines", app.base))
-        .bearer_auth(&app.token)
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
+    let response = post().json(&request).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let d: Value = response.json().await.unwrap();
     // Ten working days strictly between, counted back from 14 Jan: 11-14 Jan, then (1-10 Jan
@@ -187,16 +185,26 @@ async fn deadline_endpoint_explains_the_rule(backend: Backend) {
     assert_eq!(d["deadline"], "2026-12-22T23:59:59+02:00", "{d}");
     assert_eq!(d["rule"]["unit"], "working_days");
 
-    let bad = json!({"kind": "debt_warning", "customer_type": "legal_entity", "event": "2027-01-15", "time_zone": "Moon/Base"});
-    let response = app
-        .http
-        .post(format!("{}/v1/deadlines", app.base))
-        .bearer_auth(&app.token)
-        .json(&bad)
+    let mut bad = request.clone();
+    bad["time_zone"] = json!("Moon/Base");
+    let response = post().json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+
+    // Not JSON: 415 as documented. A field of the wrong type: 422 naming it.
+    let response = post()
+        .header("content-type", "text/plain")
+        .body(request.to_string())
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 415);
+    bad["time_zone"] = json!(3);
+    let response = post().json(&bad).send().await.unwrap();
     assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    let reason = problem["errors"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("time_zone"), "{problem}");
+
     let response = app
         .http
         .post(format!("{}/v1/deadlines", app.base))

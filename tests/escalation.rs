@@ -197,8 +197,21 @@ async fn at_risk_lists_recipients_near_their_deadline_without_delivery(backend: 
             .all(|r| r["legal_notices_sent_unconfirmed"].as_i64().unwrap() >= 1),
         "{month}"
     );
-    let (status, _) = app.get_json("/v1/compliance/at-risk?within_hours=-1").await;
+    let (status, problem) = app.get_json("/v1/compliance/at-risk?within_hours=-1").await;
     assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("within_hours"),
+        "{problem}"
+    );
+    let (status, problem) = app.get_json("/v1/compliance/at-risk?limit=0").await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("limit"),
+        "{problem}"
+    );
     app.stop().await;
 }
 

@@ -301,6 +301,18 @@ async fn malformed_or_oversized_bodies_get_problem_json(backend: Backend) {
     let problem: Value = r.json().await.unwrap();
     assert_eq!(problem["status"], 413);
 
+    // A gateway's delivery report over the limit is refused the same way.
+    let r = app
+        .http
+        .post(format!("{}/v1/receipts/smsru", app.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 128 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+
     // Still serving.
     let r = app.post_intent(&example("appeal_reply")).await;
     assert_eq!(r.status(), 202);
@@ -514,6 +526,12 @@ async fn recipients_are_paginated_and_intents_found_by_external_id(backend: Back
         .get_json(&format!("/v1/intents/{id}?per_page=5000"))
         .await;
     assert_eq!(status, 400);
+    // A page past the last, however far, is empty (no overflow on `page`).
+    let (status, far) = app
+        .get_json(&format!("/v1/intents/{id}?page={}&per_page=1000", i64::MAX))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(far["recipients"], json!([]));
 
     let (_, found) = app.get_json("/v1/intents?external_id=outage-paged").await;
     assert_eq!(found["intents"][0]["id"], id);

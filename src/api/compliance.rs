@@ -43,9 +43,14 @@ pub async fn at_risk(
     )?;
     let within = query.within_hours.unwrap_or(48);
     let limit = query.limit.unwrap_or(100);
-    if !(0..=24 * 366).contains(&within) || !(1..=1000).contains(&limit) {
+    if !(0..=24 * 366).contains(&within) {
         return Err(ApiError::BadRequest(
-            "within_hours must be 0-8784 and limit 1-1000".into(),
+            "within_hours must be between 0 and 8784 (a year)".into(),
+        ));
+    }
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".into(),
         ));
     }
     let now = state.clock.now();

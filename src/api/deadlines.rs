@@ -47,7 +47,7 @@ pub async fn compute(
         &[Role::Ingest, Role::Auditor, Role::Operator, Role::Admin],
         "compute deadlines",
     )?;
-    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let request = super::json_body(body)?;
     let invalid = |field: &str, reason: String| {
         ApiError::Invalid(vec![FieldError {
             field: field.into(),

@@ -86,10 +86,7 @@ async fn accept(
     kind: &mut Option<IntentKind>,
 ) -> Result<Response, ApiError> {
     require(principal, &[Role::Ingest, Role::Admin], "create intents")?;
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(state.settings.server.body_limit_bytes),
-        _ => ApiError::BadRequest(e.body_text()),
-    })?;
+    let body = super::bytes_body(body, state.settings.server.body_limit_bytes)?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -297,8 +294,11 @@ pub async fn get(
     if page_no < 1 {
         return Err(ApiError::BadRequest("page starts at 1".into()));
     }
-    let first = (page_no - 1) * per_page;
-    let end = (first + per_page).min(row.recipient_count);
+    // Saturating: `page` is anyone's number, and a page past the last is simply empty.
+    let first = (page_no - 1)
+        .saturating_mul(per_page)
+        .min(row.recipient_count);
+    let end = first.saturating_add(per_page).min(row.recipient_count);
     // Counts first: statuses only move forward, so a page read after them is never
     // behind them (a caller that sees nothing in flight sees final statuses below).
     let counts = state.db.status_counts(&id).await?;

@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use intents::Accepted;
-pub use problem::ApiError;
+pub use problem::{ApiError, bytes_body, json_body};
 
 use crate::channels::profiles::ProfileGateway;
 use crate::clock::Clock;

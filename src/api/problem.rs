@@ -3,6 +3,7 @@
 //! 4xx answers say exactly what was wrong, field by field; 5xx answers say nothing about
 //! internals (those go to the log with their cause chain).
 
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -139,4 +140,29 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A JSON body, or the precise reason it is not one: `415` without the JSON content type,
+/// `400` for malformed JSON, `422` naming the field (by its path) that does not fit.
+pub fn json_body<T>(body: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|axum::Json(v)| v).map_err(|e| match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::Invalid(vec![FieldError {
+            field: "body".into(),
+            reason: e.body_text(),
+        }]),
+        other => ApiError::BadRequest(other.body_text()),
+    })
+}
+
+/// A raw body, or why it could not be read: `413` naming the limit, `400` otherwise.
+pub fn bytes_body(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
+        _ => ApiError::BadRequest(e.body_text()),
+    })
 }

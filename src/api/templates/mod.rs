@@ -15,7 +15,7 @@ use tracing::info;
 pub use preview::{__path_diff, __path_preview, __path_validate, diff, preview, validate};
 
 use super::auth::require;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, json_body};
 use crate::auth::{Principal, Role};
 use crate::intents::IntentKind;
 use crate::recipients::CustomerType;
@@ -45,19 +45,6 @@ fn key(kind: &str, channel: &str) -> Result<TemplateKey, ApiError> {
         (Some(kind), Some(channel)) => Ok(TemplateKey::new(kind, channel)),
         _ => Err(ApiError::NotFound("template")),
     }
-}
-
-/// A JSON body, or the precise reason it is not one.
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| match e {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(e.body_text()),
-        JsonRejection::JsonDataError(e) => ApiError::Invalid(vec![crate::validation::FieldError {
-            field: "body".into(),
-            reason: e.body_text(),
-        }]),
-        other => ApiError::BadRequest(other.body_text()),
-    })
 }
 
 /// The checks' inputs for `key` from the configuration.
@@ -208,7 +195,7 @@ pub async fn create_version(
 ) -> Result<Response, ApiError> {
     require(&principal, EDITORS, "edit templates")?;
     let key = key(&kind, &channel)?;
-    let draft = body(draft)?;
+    let draft = json_body(draft)?;
     if draft.comment.chars().count() > MAX_COMMENT {
         return Err(ApiError::Invalid(vec![crate::validation::FieldError {
             field: "comment".into(),
@@ -279,7 +266,7 @@ pub async fn activate(
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, EDITORS, "activate templates")?;
     let key = key(&kind, &channel)?;
-    let Activate { version } = body(request)?;
+    let Activate { version } = json_body(request)?;
     if !state
         .db
         .activate_template(&key, version, &principal.client, "activate")

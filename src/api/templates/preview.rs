@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{EDITORS, body, key, rules};
+use super::{EDITORS, key, rules};
 use crate::api::auth::require;
+use crate::api::json_body;
 use crate::api::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::letters::{self, Letter, RecipientBlock, Sender, Signatory};
@@ -48,7 +49,7 @@ pub async fn validate(
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, EDITORS, "validate templates")?;
     let key = key(&kind, &channel)?;
-    let request = body(request)?;
+    let request = json_body(request)?;
     let report = check::check(
         &Candidate {
             kind: key.kind,
@@ -104,7 +105,7 @@ pub async fn preview(
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(&principal, EDITORS, "preview templates")?;
     let key = key(&kind, &channel)?;
-    let request = body(request)?;
+    let request = json_body(request)?;
     let parts = match (request.parts, request.version) {
         (Some(parts), _) => parts,
         (None, version) => stored_parts(&state, &key, version).await?,
