@@ -189,13 +189,12 @@ pub fn compute(
     compute_query(calendar, policies, &query)
 }
 
-/// The deadline for a fully described query.
-pub fn compute_query(
-    calendar: &Calendar,
-    policies: &Policies,
-    query: &DeadlineQuery<'_>,
-) -> Result<Deadline, DeadlineError> {
-    let (variant, extended) = match (query.kind, query.appeal) {
+/// Which rule an appeal variant is counted by, and whether the reply period is extended.
+pub fn rule_variant(
+    kind: IntentKind,
+    appeal: AppealVariant,
+) -> Result<(RuleVariant, bool), DeadlineError> {
+    Ok(match (kind, appeal) {
         (_, AppealVariant::Written) => (RuleVariant::Standard, false),
         (IntentKind::AppealReply, AppealVariant::WrittenExtended) => (RuleVariant::Standard, true),
         (IntentKind::AppealReply, AppealVariant::AnsweringMachinePhone) => {
@@ -210,7 +209,16 @@ pub fn compute_query(
                 variant,
             });
         }
-    };
+    })
+}
+
+/// The deadline for a fully described query.
+pub fn compute_query(
+    calendar: &Calendar,
+    policies: &Policies,
+    query: &DeadlineQuery<'_>,
+) -> Result<Deadline, DeadlineError> {
+    let (variant, extended) = rule_variant(query.kind, query.appeal)?;
     let key = RuleKey {
         kind: query.kind,
         customer_type: query.customer_type,

@@ -63,6 +63,9 @@ impl Rulebook {
         recipients: impl Iterator<Item = (CustomerType, &'a str, Tz)>,
     ) -> Vec<Result<Deadline, String>> {
         let mut shared: HashMap<(CustomerType, Tz), Result<Deadline, String>> = HashMap::new();
+        // An override is looked up under the rule the appeal variant is counted by (an
+        // answering-machine appeal's own rule); a variant the kind refuses fails below anyway.
+        let variant = super::rule_variant(kind, appeal).map_or(RuleVariant::Standard, |(v, _)| v);
         recipients
             .map(|(customer_type, account, tz)| {
                 let query = DeadlineQuery {
@@ -76,7 +79,7 @@ impl Rulebook {
                 let key = RuleKey {
                     kind,
                     customer_type,
-                    variant: RuleVariant::Standard,
+                    variant,
                 };
                 let overridden = self
                     .policies

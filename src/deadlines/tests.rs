@@ -225,6 +225,42 @@ fn a_contract_override_applies_to_its_account_only() {
     assert_eq!(other.explain.deadline_day, d(2025, 12, 12));
 }
 
+/// The many-recipient path looks the override up under the appeal variant's own rule:
+/// an answering-machine appeal's override applies to its account, and only there.
+#[test]
+fn an_override_of_an_appeal_variant_reaches_its_account_among_many() {
+    let text = format!(
+        "{POLICIES}\n[[overrides]]\naccount_number = \"6300123456\"\nkind = \"appeal_reply\"\n\
+         variant = \"answering_machine_phone\"\ncustomer_types = [\"individual\"]\n\
+         direction = \"within\"\namount = 2\nunit = \"working_days\"\nsource = \"contract 7 cl. 2\"\n"
+    );
+    let mut rulebook =
+        super::Rulebook::load(&crate::settings::Settings::defaults().deadlines).unwrap();
+    rulebook.policies = Policies::from_toml_str(&text).unwrap();
+    let tz = chrono_tz::Europe::Moscow;
+    let got = rulebook.deadlines(
+        AppealReply,
+        EventMoment::Date(d(2026, 12, 1)),
+        AppealVariant::AnsweringMachinePhone,
+        [
+            (Individual, "1", tz),
+            (Individual, "6300123456", tz),
+            (Individual, "2", tz),
+        ]
+        .into_iter(),
+    );
+    let days: Vec<_> = got
+        .iter()
+        .map(|r| r.as_ref().unwrap().explain.deadline_day)
+        .collect();
+    // 5 working days from 1 Dec (Tue): 8 Dec; the contract's 2: 3 Dec.
+    assert_eq!(days, [d(2026, 12, 8), d(2026, 12, 3), d(2026, 12, 8)]);
+    assert_eq!(
+        got[1].as_ref().unwrap().rule.origin,
+        RuleOrigin::AccountOverride
+    );
+}
+
 #[test]
 fn an_instant_is_read_in_the_recipients_time_zone() {
     let registered: DateTime<FixedOffset> = "2026-12-20T20:30:00Z".parse().unwrap();
