@@ -75,7 +75,9 @@ pub fn judge(deadline_at: Option<i64>, messages: &[Attempted<'_>]) -> (Verdict, 
         .min();
     if let Some(at) = delivered {
         return match deadline_at {
-            Some(deadline) if at > deadline => (
+            // A deadline is a whole second (23:59:59 local) and all of it counts: a report
+            // at 23:59:59.5 is on time; late starts with the next second.
+            Some(deadline) if at >= (deadline.div_euclid(1000) + 1) * 1000 => (
                 Verdict::DeliveredLate,
                 format!("delivered {} ms after the deadline", at - deadline),
             ),
@@ -124,20 +126,25 @@ mod tests {
 
     #[test]
     fn delivery_by_the_deadline_is_on_time_and_after_it_late() {
-        let on_time = [m("delivered", Some(0), Some(100))];
-        assert_eq!(judge(Some(100), &on_time).0, Verdict::DeliveredOnTime);
-        assert_eq!(judge(Some(99), &on_time).0, Verdict::DeliveredLate);
+        let on_time = [m("delivered", Some(0), Some(100_000))];
+        assert_eq!(judge(Some(100_000), &on_time).0, Verdict::DeliveredOnTime);
+        assert_eq!(judge(Some(99_000), &on_time).0, Verdict::DeliveredLate);
+        // Within the deadline's own second.
+        let just_in = [m("delivered", Some(0), Some(100_999))];
+        assert_eq!(judge(Some(100_000), &just_in).0, Verdict::DeliveredOnTime);
+        let just_late = [m("delivered", Some(0), Some(101_000))];
+        assert_eq!(judge(Some(100_000), &just_late).0, Verdict::DeliveredLate);
     }
 
     #[test]
     fn the_earliest_legal_delivery_counts_and_supplementary_ones_do_not() {
         let messages = [
-            m("delivered", None, Some(10)),
-            m("delivered", Some(1), Some(300)),
-            m("delivered", Some(0), Some(200)),
+            m("delivered", None, Some(10_000)),
+            m("delivered", Some(1), Some(300_000)),
+            m("delivered", Some(0), Some(200_000)),
         ];
-        assert_eq!(judge(Some(250), &messages).0, Verdict::DeliveredOnTime);
-        assert_eq!(judge(Some(150), &messages).0, Verdict::DeliveredLate);
+        assert_eq!(judge(Some(250_000), &messages).0, Verdict::DeliveredOnTime);
+        assert_eq!(judge(Some(150_000), &messages).0, Verdict::DeliveredLate);
     }
 
     #[test]
