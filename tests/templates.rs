@@ -326,6 +326,20 @@ async fn broken_templates_are_rejected_by_part_line_and_column(backend: Backend)
         "{problem}"
     );
 
+    // Supplementary on a channel the plans count as legal (SMS for meter visits): it
+    // would go out as the legal notice without its mandatory fields.
+    let (_, visit) = op.send("GET", "/v1/templates/meter_visit/sms", None).await;
+    let (status, problem) = op
+        .send(
+            "POST",
+            "/v1/templates/meter_visit/sms/versions",
+            Some(json!({"parts": visit["active"]["parts"], "supplementary": true})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let reason = problem["errors"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("legal channel"), "{problem}");
+
     // Nothing was stored.
     let (_, template) = op
         .send("GET", "/v1/templates/meter_visit/email", None)

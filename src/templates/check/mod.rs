@@ -203,8 +203,10 @@ pub fn check(candidate: &Candidate<'_>, rules: &Rules<'_>) -> Report {
             format!("the sample does not render: {why}"),
         )),
     }
+    // Planning does not read the flag: on a legal channel this version would be sent as
+    // the legal notice without its mandatory fields, so it is refused, not warned about.
     if candidate.supplementary && rules.legal_channels.contains(&channel) {
-        report.warnings.push(Issue::new(
+        report.errors.push(Issue::new(
             expected[0],
             format!(
                 "this template is supplementary, but the channel plans count {} as a legal channel for {}",
