@@ -27,6 +27,12 @@ pub struct DeliveryJob {
     pub round: u32,
 }
 
+/// How often apalis runs a delivery job that fails. Sends are retried by dispatch itself,
+/// so a job fails only when the database does (an outage, a saturated pool); and a job
+/// given up would leave its range's queued messages with nothing to send them. At up to
+/// 32 s a try (`worker::handle`) this outlasts any outage by weeks.
+pub const JOB_ATTEMPTS: usize = 100_000;
+
 impl DeliveryJob {
     /// The jobs covering `recipients` recipients in slices of `batch`, each knowing the
     /// earliest of `deadlines` (per recipient; shorter or `None` means no deadline) in it.
@@ -74,9 +80,7 @@ impl DeliveryJob {
     pub fn to_task(&self, delay: Option<Duration>) -> Task<Vec<u8>> {
         let bytes = serde_json::to_vec(self).expect("a DeliveryJob always serialises");
         let builder = TaskBuilder::new(bytes);
-        // Jobs are idempotent and retried by us (see `dispatch`), so one apalis attempt
-        // plus a few for infrastructure errors is enough.
-        let builder = builder.max_attempts(5).priority(self.priority());
+        let builder = builder.max_attempts(JOB_ATTEMPTS).priority(self.priority());
         match delay {
             // apalis keeps run_at in whole seconds; round up so the job is not early.
             Some(d) if !d.is_zero() => builder

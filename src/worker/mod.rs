@@ -19,12 +19,19 @@ use crate::dispatch::Dispatcher;
 use crate::queue::{DELIVERY_QUEUE, DeliveryJob};
 use crate::storage::Db;
 
-async fn handle(job: DeliveryJob, dispatcher: Data<Arc<Dispatcher>>) -> Result<(), BoxDynError> {
+async fn handle(
+    job: DeliveryJob,
+    dispatcher: Data<Arc<Dispatcher>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     if let Err(e) = dispatcher.deliver(&job).await {
         // Messages stay claimed; their lease returns them to the queue. Failing the job
-        // lets apalis try it again (after a pause, so a database outage does not spin).
-        error!(intent_id = %job.intent_id, error = format!("{e:#}"), "delivery job failed");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // lets apalis try it again: the job is the only pointer to its range's queued
+        // messages, so it must outlast a database outage (`queue::JOB_ATTEMPTS`), and the
+        // pause grows (1 s up to 32 s) so the outage is not spun on.
+        let failures = attempt.current();
+        error!(intent_id = %job.intent_id, failures, error = format!("{e:#}"), "delivery job failed");
+        tokio::time::sleep(Duration::from_secs(1 << failures.min(5))).await;
         return Err(e.into());
     }
     Ok(())
