@@ -14,6 +14,7 @@ both_backends! {
     a_message_outside_its_sending_window_waits_for_the_opening;
     at_risk_lists_recipients_near_their_deadline_without_delivery;
     a_third_debt_sms_in_one_day_waits_for_the_next_day;
+    recipients_sharing_an_account_share_its_contact_limit;
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -258,6 +259,37 @@ async fn a_third_debt_sms_in_one_day_waits_for_the_next_day(backend: Backend) {
         let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
         assert_eq!(channel(&intent, 0, "sms")["status"], "sent");
     }
+    app.stop().await;
+}
+
+/// Three recipients on one account in one intent, claimed together: two SMS go today and
+/// the third waits (each must not count the others, claimed alongside, as already sent).
+async fn recipients_sharing_an_account_share_its_contact_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let mut body = example("debt_warning");
+    let mut recipient = body["recipients"][0].clone(); // an individual
+    recipient["channels"] = json!(["mail", "sms"]);
+    body["recipients"] = json!([recipient.clone(), recipient.clone(), recipient]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let intent = app
+        .wait_for(&id, "two SMS sent", |i| {
+            (0..3)
+                .filter(|&r| channel(i, r, "sms")["status"] == "sent")
+                .count()
+                == 2
+        })
+        .await;
+    let waiting: Vec<Value> = (0..3)
+        .map(|r| channel(&intent, r, "sms").clone())
+        .filter(|sms| sms["status"] != "sent")
+        .collect();
+    assert_eq!(waiting.len(), 1, "{intent}");
+    assert_eq!(waiting[0]["status"], "queued", "{intent}");
+    assert!(
+        waiting[0]["reason"].as_str().unwrap().contains("230-FZ"),
+        "{intent}"
+    );
     app.stop().await;
 }
 

@@ -18,6 +18,7 @@ both_backends! {
     a_report_finds_its_message_through_the_partial_gateway_index;
     reports_arriving_together_each_get_their_own_answer;
     one_group_applies_each_messages_first_final_report;
+    a_message_whose_attempts_keep_ending_without_an_outcome_is_failed;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
@@ -491,5 +492,48 @@ async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
     assert_eq!(kept(0).await.unwrap(), 3, "pending, delivered, failed");
     assert_eq!(kept(1).await.unwrap(), 2);
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
+    app.stop().await;
+}
+
+/// A message whose attempts end with no outcome (its worker killed, or an error after the
+/// claim) is not claimed forever: past `dispatch.max_attempts` it fails, unsent.
+async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake).await;
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(fake.requests(), 1);
+
+    // As a worker leaves it that claimed it for the 8th time (max_attempts) and died.
+    let sql = "UPDATE messages SET status = 'sending', lease_until = 0, attempts = 8 WHERE id = $1";
+    match &app.db {
+        vestnik::storage::Db::Sqlite(pool) => {
+            sqlx::query(sql)
+                .bind(&message_id)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        vestnik::storage::Db::Postgres(pool) => {
+            sqlx::query(sql)
+                .bind(&message_id)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+    let intent = app
+        .wait_for(id, "failed", |i| sms(i)["status"] == "failed")
+        .await;
+    let reason = sms(&intent)["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("gave up after 8 attempts"), "{intent}");
+    assert_eq!(fake.requests(), 1, "not sent again");
     app.stop().await;
 }

@@ -7,6 +7,9 @@ use chrono_tz::Tz;
 use tracing::error;
 
 use super::{CachedIntent, Dispatcher};
+
+/// This claim's messages let through so far, by account number and limit name.
+pub(super) type Admitted = std::collections::HashMap<(String, String), u32>;
 use crate::plans::{Periods, SentCounts};
 use crate::recipients::{Channel, CustomerType};
 use crate::storage::{Claimed, Outcome, OutcomeStatus, RecipientRow};
@@ -14,12 +17,17 @@ use crate::storage::{Claimed, Outcome, OutcomeStatus, RecipientRow};
 impl Dispatcher {
     /// A deferral if the customer was already contacted as often as the law allows this
     /// day, week or month (230-FZ for debt messages to individuals, by default).
+    /// `admitted` counts, per account and limit, this claim's messages already let through:
+    /// the database does not count this claim's own (several recipients may share an
+    /// account, and each must not see the others as sent before any is).
     pub(super) async fn over_contact_limit(
         &self,
         intent: &CachedIntent,
         message: &Claimed,
         recipient: &RecipientRow,
         now: DateTime<Utc>,
+        claim_id: &str,
+        admitted: &mut Admitted,
     ) -> anyhow::Result<Option<Outcome>> {
         let (Some(channel), Some(customer_type), Ok(tz)) = (
             Channel::parse(&message.channel),
@@ -47,19 +55,23 @@ impl Dispatcher {
                 intent.kind.as_str(),
                 &channels,
                 since,
-                &message.id,
+                claim_id,
             )
             .await?;
-        // Messages claimed alongside this one count as being sent: conservative, since
-        // some of them may yet wait for a window, but never over the limit.
-        let n = |sent: i64| u32::try_from(sent).unwrap_or(u32::MAX);
+        let key = (recipient.account_number.clone(), limit.name.clone());
+        let ours = i64::from(admitted.get(&key).copied().unwrap_or(0));
+        let n = |sent: i64| u32::try_from(sent + ours).unwrap_or(u32::MAX);
         let counts = SentCounts {
             day: n(day),
             week: n(week),
             month: n(month),
         };
         match limit.wait(counts, &periods) {
-            None => Ok(None),
+            None => {
+                // Counted as sent from here on, even if it then fails to render: never over.
+                *admitted.entry(key).or_default() += 1;
+                Ok(None)
+            }
             Some(at) => Ok(Some(Outcome::new(
                 &message.id,
                 OutcomeStatus::Deferred {

@@ -169,6 +169,10 @@ impl Dispatcher {
         }
         let _renewal =
             LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
+        let claimed = self.give_up_exhausted(job, &claim_id, claimed).await?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
         let intent = self.intent(&job.intent_id).await?;
         let renderer = self.templates.current().await?;
         if let Some(request_id) = &intent.request_id {
@@ -186,6 +190,7 @@ impl Dispatcher {
         let mut by_channel: HashMap<Channel, Vec<(Outgoing, &Claimed)>> = HashMap::new();
         let mut attachments: Vec<(String, Rendered)> = Vec::new();
         let now = self.clock.now();
+        let mut admitted = holds::Admitted::new();
         for message in &claimed {
             let recipient = recipients.get(&message.recipient_idx);
             if let Some(deferred) = self.outside_window(&intent, message, recipient, now) {
@@ -194,7 +199,7 @@ impl Dispatcher {
             }
             if let Some(recipient) = recipient
                 && let Some(deferred) = self
-                    .over_contact_limit(&intent, message, recipient, now)
+                    .over_contact_limit(&intent, message, recipient, now, &claim_id, &mut admitted)
                     .await?
             {
                 outcomes.push(deferred);
@@ -237,7 +242,7 @@ impl Dispatcher {
                 for (typeset, message) in self.typeset(&intent, zoned).await {
                     match typeset {
                         Ok(outgoing) => batch.push((outgoing, message)),
-                        Err(why) => outcomes.push(failed(message, why)),
+                        Err(why) => outcomes.push(self.not_sent(message, why)),
                     }
                 }
             }
@@ -254,7 +259,7 @@ impl Dispatcher {
             for ((message, sent), sms) in messages.into_iter().zip(results).zip(sms) {
                 self.observe(channel, &sent);
                 let template = renderer.version(intent.kind, channel).to_owned();
-                let mut outcome = self.outcome(message, sent, template);
+                let mut outcome = self.outcome(message, sent, Some(template));
                 outcome.sms = sms;
                 outcomes.push(outcome);
             }
@@ -385,7 +390,52 @@ impl Dispatcher {
         }
     }
 
-    fn outcome(&self, message: &Claimed, sent: Sent, template: String) -> Outcome {
+    /// Fails, before anything else can go wrong, the claimed messages past `max_attempts`
+    /// and returns the rest. A send retried after a transient failure gives up at
+    /// `max_attempts` on its own; a message claimed once more had an attempt end with no
+    /// outcome at all (a worker killed, or an error after the claim that will happen
+    /// again): without this, such a message would be claimed, and perhaps sent, forever.
+    async fn give_up_exhausted(
+        &self,
+        job: &DeliveryJob,
+        claim_id: &str,
+        claimed: Vec<Claimed>,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        let max = i64::from(self.settings.max_attempts);
+        let (exhausted, rest): (Vec<Claimed>, Vec<Claimed>) =
+            claimed.into_iter().partition(|m| m.attempts > max);
+        if !exhausted.is_empty() {
+            let outcomes: Vec<Outcome> = exhausted
+                .iter()
+                .map(|m| {
+                    let why = format!(
+                        "gave up after {} attempts: the last ended without an outcome \
+                         (a worker stopped, or an error after the claim)",
+                        m.attempts - 1
+                    );
+                    failed(m, why)
+                })
+                .collect();
+            let now = self.clock.now_ms();
+            self.db
+                .record_outcomes(job, claim_id, &exhausted, &outcomes, now)
+                .await?;
+        }
+        Ok(rest)
+    }
+
+    /// A message that never reached a gateway (its letter could not be made): failed, or
+    /// retried as a transient send failure is, within `max_attempts`.
+    fn not_sent(&self, message: &Claimed, why: SendResult) -> Outcome {
+        let sent = Sent {
+            gateway: None,
+            result: why,
+            elapsed: Duration::ZERO,
+        };
+        self.outcome(message, sent, None)
+    }
+
+    fn outcome(&self, message: &Claimed, sent: Sent, template: Option<String>) -> Outcome {
         let mut outcome = match sent.result {
             SendResult::Accepted {
                 gateway_message_id,
@@ -428,7 +478,7 @@ impl Dispatcher {
             }
         };
         outcome.gateway = sent.gateway;
-        outcome.template = Some(template);
+        outcome.template = template;
         outcome
     }
 

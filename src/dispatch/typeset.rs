@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use std::collections::HashMap;
 
 use super::{CachedIntent, Dispatcher};
-use crate::channels::{Destination, Outgoing};
+use crate::channels::{Destination, Outgoing, SendResult};
 use crate::documents::Documents;
 use crate::intents::IntentKind;
 use crate::letters::{self, Executor, Letter, RecipientBlock, Sender, Signatory};
@@ -62,7 +62,7 @@ impl Dispatcher {
                 copies.push((copy, *message, tz, None));
             }
         }
-        let mut pdfs: HashMap<String, Result<Outgoing, String>> = self
+        let mut pdfs: HashMap<String, Result<Outgoing, SendResult>> = self
             .typeset(intent, copies)
             .await
             .into_iter()
@@ -79,7 +79,7 @@ impl Dispatcher {
                     ready.push((outgoing, message));
                 }
                 Some(Ok(_)) => ready.push((outgoing, message)),
-                Some(Err(why)) => outcomes.push(super::failed(message, why)),
+                Some(Err(why)) => outcomes.push(self.not_sent(message, why)),
                 None => ready.push((outgoing, message)),
             }
         }
@@ -87,12 +87,13 @@ impl Dispatcher {
     }
 
     /// Turns every letter of `batch` into its PDF; a letter that cannot be typeset is
-    /// returned with the reason (it is the same on every try).
+    /// returned with the reason: permanent when the letter itself cannot be made (it is the
+    /// same on every try), transient when the documents store or the typesetter failed.
     pub(super) async fn typeset<'a>(
         &self,
         intent: &CachedIntent,
         batch: Vec<(Outgoing, &'a Claimed, Tz, Option<String>)>,
-    ) -> Vec<(Result<Outgoing, String>, &'a Claimed)> {
+    ) -> Vec<(Result<Outgoing, SendResult>, &'a Claimed)> {
         let shared = Shared {
             org: self.org.clone(),
             letters: self.letters.clone(),
@@ -123,13 +124,15 @@ impl Dispatcher {
         .await;
         let results = match typeset {
             Ok(results) => results,
-            Err(e) => vec![Err(format!("typesetting crashed: {e}")); claims.len()],
+            Err(e) => {
+                vec![Err(SendResult::Transient(format!("typesetting crashed: {e}"))); claims.len()]
+            }
         };
         results.into_iter().zip(claims).collect()
     }
 }
 
-fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
+fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, SendResult> {
     let Job {
         mut outgoing,
         outgoing_number,
@@ -144,9 +147,11 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
     if let Some(sha256) = &precompiled {
         let pdf = documents
             .read(sha256, "pdf")
-            .map_err(|e| format!("the precompiled letter is gone: {e:#}"))?;
+            .map_err(|e| SendResult::Transient(format!("the precompiled letter is gone: {e:#}")))?;
         let pages = lopdf::Document::load_mem(&pdf)
-            .map_err(|e| format!("the precompiled letter is unreadable: {e}"))?
+            .map_err(|e| {
+                SendResult::Permanent(format!("the precompiled letter is unreadable: {e}"))
+            })?
             .get_pages()
             .len() as u32;
         outgoing.content = Rendered::Pdf {
@@ -172,7 +177,9 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
             address: format!("факс {}", letters::phone(number)),
             postcode: String::new(),
         },
-        Destination::Phone(_) => return Err("a letter does not go by SMS".into()),
+        Destination::Phone(_) => {
+            return Err(SendResult::Permanent("a letter does not go by SMS".into()));
+        }
     };
     let letter = Letter {
         sender: Sender::of(org),
@@ -186,14 +193,14 @@ fn to_pdf(job: Job, shared: &Shared) -> Result<Outgoing, String> {
         },
         executor,
     };
-    let (pdf, pages) =
-        letters::render_counted(&letter, &settings.geometry).map_err(|e| e.to_string())?;
+    let (pdf, pages) = letters::render_counted(&letter, &settings.geometry)
+        .map_err(|e| SendResult::Permanent(e.to_string()))?;
     // A letter attached to an email is kept inside the stored `.eml` (which the proof shows
     // and the purge clears); a separate copy would be referenced by nothing and outlive it.
     if !matches!(outgoing.to, Destination::Email { .. }) {
         documents
             .store(&pdf, "pdf")
-            .map_err(|e| format!("cannot keep the letter's PDF: {e:#}"))?;
+            .map_err(|e| SendResult::Transient(format!("cannot keep the letter's PDF: {e:#}")))?;
     }
     outgoing.content = Rendered::Pdf {
         pdf: Arc::new(pdf),
