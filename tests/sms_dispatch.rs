@@ -19,6 +19,7 @@ both_backends! {
     reports_arriving_together_each_get_their_own_answer;
     one_group_applies_each_messages_first_final_report;
     a_message_whose_attempts_keep_ending_without_an_outcome_is_failed;
+    a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
@@ -510,22 +511,7 @@ async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backe
 
     // As a worker leaves it that claimed it for the 8th time (max_attempts) and died.
     let sql = "UPDATE messages SET status = 'sending', lease_until = 0, attempts = 8 WHERE id = $1";
-    match &app.db {
-        vestnik::storage::Db::Sqlite(pool) => {
-            sqlx::query(sql)
-                .bind(&message_id)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        vestnik::storage::Db::Postgres(pool) => {
-            sqlx::query(sql)
-                .bind(&message_id)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-    }
+    execute(&app.db, sql, &message_id).await;
     let intent = app
         .wait_for(id, "failed", |i| sms(i)["status"] == "failed")
         .await;
@@ -535,5 +521,45 @@ async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backe
         .to_owned();
     assert!(reason.contains("gave up after 8 attempts"), "{intent}");
     assert_eq!(fake.requests(), 1, "not sent again");
+    app.stop().await;
+}
+
+/// `sql` with `$1` bound to `id`, on whichever backend the app runs.
+async fn execute(db: &vestnik::storage::Db, sql: &'static str, id: &str) {
+    match db {
+        vestnik::storage::Db::Sqlite(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+        }
+        vestnik::storage::Db::Postgres(pool) => {
+            sqlx::query(sql).bind(id).execute(pool).await.unwrap();
+        }
+    }
+}
+
+/// A final report names the provider's id of one attempt. While a newer attempt of the
+/// message is in flight (its id not yet recorded), a late "failed" about the earlier one
+/// is kept as a receipt but does not fail the message.
+async fn a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake).await;
+    let url = format!("{}/v1/receipts/generic-json", app.base);
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+    let intent = app
+        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    let first_attempt = sms(&intent)["gateway_message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+
+    // A second attempt in flight: claimed (a long lease), the first attempt's id still on it.
+    let sql = "UPDATE messages SET status = 'sending', lease_until = 9000000000000 WHERE id = $1";
+    execute(&app.db, sql, &message_id).await;
+    assert_eq!(fake.report(&url, &first_attempt, Report::Failed).await, 200);
+    assert_eq!(app.db.receipt_count(&message_id).await.unwrap(), 1, "kept");
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(sms(&intent)["status"], "sending", "{intent}");
     app.stop().await;
 }

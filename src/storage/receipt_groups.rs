@@ -31,6 +31,9 @@ pub(super) struct ReceiptRows<'a> {
 #[derive(Default)]
 pub(super) struct FinalRows<'a> {
     pub message_id: Vec<&'a str>,
+    /// The provider's id the report names: it applies only while that is the message's
+    /// current attempt (a late report about an earlier attempt must not end a newer one).
+    pub provider_message_id: Vec<&'a str>,
     /// `delivered` or `failed`.
     pub status: Vec<&'a str>,
     /// When the provider says it happened (or when the report came).
@@ -85,8 +88,11 @@ const INSERT_CONFLICT: &str =
 const FINALS_SET: &str = "UPDATE messages SET status = v.new_status, last_error = v.error, \
      delivered_at = CASE WHEN v.new_status = 'delivered' THEN v.at ELSE messages.delivered_at END, \
      updated_at = ";
+// Not `sending`: a message found by a provider id while a new attempt is in flight was
+// found by an earlier attempt's id (the current one's is not recorded yet).
 const FINALS_WHERE: &str = " WHERE messages.id = v.message_id \
-     AND messages.status IN ('sent', 'sending', 'queued', 'unconfirmed') RETURNING id";
+     AND messages.gateway_message_id = v.provider_id \
+     AND messages.status IN ('sent', 'queued', 'unconfirmed') RETURNING id";
 const MARGINS: &str = "SELECT m.id, m.channel, m.recipient_idx, r.deadline_at - m.delivered_at FROM messages m \
      JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
      WHERE m.legal_step IS NOT NULL AND m.id";
@@ -142,8 +148,8 @@ impl GroupStatements for Postgres {
         now: i64,
     ) -> sqlx::Result<HashSet<String>> {
         let sql = format!(
-            "{FINALS_SET}$5 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[]) \
-             AS v(message_id, new_status, at, error){FINALS_WHERE}"
+            "{FINALS_SET}$5 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $6::text[]) \
+             AS v(message_id, new_status, at, error, provider_id){FINALS_WHERE}"
         );
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(&f.message_id)
@@ -151,6 +157,7 @@ impl GroupStatements for Postgres {
             .bind(&f.at)
             .bind(&f.error)
             .bind(now)
+            .bind(&f.provider_message_id)
             .fetch(&mut **tx)
             .try_collect()
             .await
@@ -225,12 +232,14 @@ impl GroupStatements for Sqlite {
         f: &FinalRows<'_>,
         now: i64,
     ) -> sqlx::Result<HashSet<String>> {
-        let mut update = sqlx::QueryBuilder::new("WITH v(message_id, new_status, at, error) AS (");
+        let mut update =
+            sqlx::QueryBuilder::new("WITH v(message_id, new_status, at, error, provider_id) AS (");
         update.push_values(0..f.message_id.len(), |mut b, i| {
             b.push_bind(f.message_id[i])
                 .push_bind(f.status[i])
                 .push_bind(f.at[i])
-                .push_bind(f.error[i]);
+                .push_bind(f.error[i])
+                .push_bind(f.provider_message_id[i]);
         });
         update.push(") ");
         update.push(FINALS_SET);

@@ -159,6 +159,7 @@ impl Db {
                     for &i in &finals {
                         let (r, m) = &receipts[i];
                         to_apply.message_id.push(&m.id);
+                        to_apply.provider_message_id.push(r.provider_message_id);
                         to_apply.status.push(if r.status == "delivered" { "delivered" } else { "failed" });
                         to_apply.at.push(r.provider_time.unwrap_or(now));
                         to_apply.error.push(errors[i].as_deref());
@@ -176,7 +177,7 @@ impl Db {
                         "UPDATE messages SET \
                          status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
                          next_attempt_at = $2, last_error = $5, updated_at = $3 \
-                         WHERE id = $1 AND status IN ('sent', 'unconfirmed') \
+                         WHERE id = $1 AND status IN ('sent', 'unconfirmed') AND gateway_message_id = $6 \
                          RETURNING intent_id, recipient_idx, \
                          (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
                     )
@@ -185,6 +186,7 @@ impl Db {
                     .bind(now)
                     .bind(receipt.max_attempts)
                     .bind(&errors[i])
+                    .bind(receipt.provider_message_id)
                     .fetch_all(&mut *tx)
                     .await?;
                     applied[i] = !rows.is_empty();
