@@ -68,6 +68,7 @@ impl NewIntent {
                 &recipient.channels,
                 Some(deadline.deadline_utc),
                 now,
+                Some((&rulebook.calendar, recipient.time_zone)),
             );
             let (steps, late_reason) = match schedule {
                 Ok(steps) if late_reason.is_none() => (steps, None),
@@ -118,6 +119,7 @@ impl NewIntent {
                             &recipient.channels,
                             None,
                             now,
+                            None,
                         )
                         .expect("it has a legal channel");
                     for step in &mut steps {

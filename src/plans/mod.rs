@@ -279,7 +279,9 @@ impl Plans {
     }
 
     /// Plans one recipient's messages: supplementary channels and the first legal one now,
-    /// later legal ones held until escalation or their latest start.
+    /// later legal ones held until escalation or their latest start. With `windows` (the
+    /// calendar and the recipient's zone) a legal channel is counted as leaving when its
+    /// sending window next opens: a debt notice due on a Sunday cannot go out that weekend.
     pub fn schedule(
         &self,
         kind: IntentKind,
@@ -287,6 +289,7 @@ impl Plans {
         channels: &[Channel],
         deadline: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        windows: Option<(&Calendar, Tz)>,
     ) -> Result<Vec<Step>, ScheduleError> {
         let legal = &self.legal[&(kind, customer_type)];
         let mut steps = Vec::with_capacity(channels.len());
@@ -325,13 +328,22 @@ impl Plans {
             });
         }
         if let Some(deadline) = deadline {
-            let fastest = steps
+            // A window that cannot be worked out (the calendar ends) holds nothing back
+            // here; dispatch holds the message and says why.
+            let leaves = |channel: Channel| match windows {
+                Some((calendar, tz)) => self
+                    .window_wait(calendar, kind, customer_type, channel, tz, now)
+                    .ok()
+                    .flatten()
+                    .map_or(now, |(opens, _)| opens),
+                None => now,
+            };
+            let (fastest, arrives) = steps
                 .iter()
                 .filter(|s| s.legal_step.is_some())
-                .map(|s| s.channel)
-                .min_by_key(|c| self.latency[c])
+                .map(|s| (s.channel, leaves(s.channel) + self.latency[&s.channel]))
+                .min_by_key(|(_, arrives)| *arrives)
                 .expect("at least one legal step");
-            let arrives = now + self.latency[&fastest];
             if arrives > deadline {
                 return Err(ScheduleError::Unreachable { fastest, arrives });
             }

@@ -30,6 +30,7 @@ fn supplementary_and_first_legal_channel_start_now_the_rest_wait() {
             &[Channel::Sms, Channel::Email, Channel::Mail],
             Some(deadline),
             now,
+            None,
         )
         .unwrap();
     assert_eq!(
@@ -64,6 +65,7 @@ fn a_letter_close_to_its_deadline_is_due_at_once() {
             &[Channel::Sms, Channel::Mail],
             Some(deadline),
             now,
+            None,
         )
         .unwrap();
     // Latest start (26 Feb 08:59) is tomorrow: held, but only until then.
@@ -81,6 +83,7 @@ fn a_letter_close_to_its_deadline_is_due_at_once() {
             &[Channel::Sms, Channel::Mail],
             Some(deadline),
             later,
+            None,
         )
         .unwrap();
     assert_eq!(
@@ -100,6 +103,7 @@ fn no_legal_channel_or_no_time_is_refused() {
             &[Channel::Sms],
             None,
             now,
+            None,
         )
         .unwrap_err();
     assert!(matches!(err, ScheduleError::NoLegalChannel { .. }));
@@ -110,6 +114,7 @@ fn no_legal_channel_or_no_time_is_refused() {
             &[Channel::Mail],
             Some(utc("2027-02-03T00:00:00Z")),
             now,
+            None,
         )
         .unwrap_err();
     assert_eq!(
@@ -281,5 +286,53 @@ fn debt_notices_wait_for_the_first_working_day_after_the_new_year_holidays() {
         sms.map(|w| w.0),
         Some(utc("2027-01-11T05:00:00Z")),
         "09:00 Samara: SMS quiet hours too"
+    );
+}
+
+/// A debt notice goes out on working days only: due on a Sunday and planned on Friday
+/// night after the window closed, even email would leave on Monday, too late; without
+/// the windows it would look reachable.
+#[test]
+fn a_deadline_reached_only_through_a_closed_window_is_unreachable() {
+    let tz = chrono_tz::Europe::Moscow;
+    let now = utc("2027-02-05T19:30:00Z"); // Friday 22:30 in Moscow
+    let deadline = utc("2027-02-07T20:59:59Z"); // Sunday 23:59:59
+    let channels = [Channel::Email, Channel::Mail];
+    let (kind, ct) = (IntentKind::DebtWarning, CustomerType::Individual);
+    let plans = plans();
+    assert!(
+        plans
+            .schedule(kind, ct, &channels, Some(deadline), now, None)
+            .is_ok()
+    );
+    let calendar = calendar();
+    match plans.schedule(
+        kind,
+        ct,
+        &channels,
+        Some(deadline),
+        now,
+        Some((&calendar, tz)),
+    ) {
+        Err(ScheduleError::Unreachable { fastest, arrives }) => {
+            assert_eq!(fastest, Channel::Email);
+            // Monday 08:00 (230-FZ hours) plus an hour.
+            assert_eq!(arrives, utc("2027-02-08T06:00:00Z"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Planned on Friday afternoon it goes the same day.
+    let afternoon = utc("2027-02-05T12:00:00Z");
+    assert!(
+        plans
+            .schedule(
+                kind,
+                ct,
+                &channels,
+                Some(deadline),
+                afternoon,
+                Some((&calendar, tz))
+            )
+            .is_ok()
     );
 }
