@@ -65,6 +65,8 @@ pub struct Dispatch {
     pub concurrency: usize,
     pub lease_secs: u64,
     pub max_attempts: u32,
+    /// Claims that may end with no outcome before a message fails unsent.
+    pub max_lost_claims: u32,
     pub backoff_base_ms: u64,
     pub backoff_max_secs: u64,
     pub poll_interval_ms: u64,

@@ -301,17 +301,21 @@ async fn malformed_or_oversized_bodies_get_problem_json(backend: Backend) {
     let problem: Value = r.json().await.unwrap();
     assert_eq!(problem["status"], 413);
 
-    // A gateway's delivery report over the limit is refused the same way.
-    let r = app
-        .http
-        .post(format!("{}/v1/receipts/smsru", app.base))
-        .header("content-type", "application/json")
-        .body(vec![b' '; 128 * 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // So is any other JSON body over the limit (it was a 400 on /v1/deadlines), and a
+    // gateway's delivery report (it was axum's plain text).
+    for path in ["/v1/deadlines", "/v1/receipts/smsru"] {
+        let r = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 128 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
 
     // Still serving.
     let r = app.post_intent(&example("appeal_reply")).await;

@@ -18,7 +18,7 @@ both_backends! {
     a_report_finds_its_message_through_the_partial_gateway_index;
     reports_arriving_together_each_get_their_own_answer;
     one_group_applies_each_messages_first_final_report;
-    a_message_whose_attempts_keep_ending_without_an_outcome_is_failed;
+    a_message_whose_claims_keep_ending_without_an_outcome_is_failed;
     a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone;
 }
 
@@ -496,9 +496,9 @@ async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
     app.stop().await;
 }
 
-/// A message whose attempts end with no outcome (its worker killed, or an error after the
-/// claim) is not claimed forever: past `dispatch.max_attempts` it fails, unsent.
-async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backend: Backend) {
+/// A message whose claims end with no outcome (its worker killed, or an error after the
+/// claim) is not claimed forever: past `dispatch.max_lost_claims` it fails, unsent.
+async fn a_message_whose_claims_keep_ending_without_an_outcome_is_failed(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let app = app_with(backend, &fake).await;
     let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
@@ -509,8 +509,9 @@ async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backe
     let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
     assert_eq!(fake.requests(), 1);
 
-    // As a worker leaves it that claimed it for the 8th time (max_attempts) and died.
-    let sql = "UPDATE messages SET status = 'sending', lease_until = 0, attempts = 8 WHERE id = $1";
+    // As a worker leaves it that claimed it after 20 claims lost (max_lost_claims) and died.
+    let sql =
+        "UPDATE messages SET status = 'sending', lease_until = 0, lost_claims = 20 WHERE id = $1";
     execute(&app.db, sql, &message_id).await;
     let intent = app
         .wait_for(id, "failed", |i| sms(i)["status"] == "failed")
@@ -519,7 +520,7 @@ async fn a_message_whose_attempts_keep_ending_without_an_outcome_is_failed(backe
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(reason.contains("gave up after 8 attempts"), "{intent}");
+    assert!(reason.contains("gave up after 21 claims"), "{intent}");
     assert_eq!(fake.requests(), 1, "not sent again");
     app.stop().await;
 }

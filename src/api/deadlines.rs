@@ -31,10 +31,10 @@ pub struct DeadlineRequest {
     request_body(content = super::schemas::DeadlineRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The deadline, its rule and the days counted", body = super::schemas::DeadlineView),
-        (status = 400, description = "Malformed JSON or an unknown field"),
+        (status = 400, description = "Malformed JSON"),
         (status = 413, description = "Body over `server.body_limit_bytes`"),
         (status = 415, description = "Not `application/json`"),
-        (status = 422, description = "An invalid time zone or event"),
+        (status = 422, description = "An unknown field, a field of the wrong type, an invalid time zone or event"),
     ),
     security(("bearer" = [])))]
 pub async fn compute(
@@ -47,7 +47,7 @@ pub async fn compute(
         &[Role::Ingest, Role::Auditor, Role::Operator, Role::Admin],
         "compute deadlines",
     )?;
-    let request = super::json_body(body)?;
+    let request = super::json_body(body, state.settings.server.body_limit_bytes)?;
     let invalid = |field: &str, reason: String| {
         ApiError::Invalid(vec![FieldError {
             field: field.into(),

@@ -143,9 +143,14 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body, or the precise reason it is not one: `415` without the JSON content type,
-/// `400` for malformed JSON, `422` naming the field (by its path) that does not fit.
-pub fn json_body<T>(body: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
+/// `400` for malformed JSON, `422` naming the field (by its path) that does not fit, `413`
+/// over `limit` bytes.
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, JsonRejection>,
+    limit: usize,
+) -> Result<T, ApiError> {
     body.map(|axum::Json(v)| v).map_err(|e| match e {
+        e if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
         JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(e.body_text()),
         JsonRejection::JsonDataError(e) => ApiError::Invalid(vec![FieldError {

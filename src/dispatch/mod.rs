@@ -169,9 +169,15 @@ impl Dispatcher {
         }
         let _renewal =
             LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
-        let claimed = self.give_up_exhausted(job, &claim_id, claimed).await?;
-        if claimed.is_empty() {
-            return Ok(());
+        let max_lost = i64::from(self.settings.max_lost_claims);
+        let lost = |m: &Claimed| m.lost_claims > max_lost;
+        if claimed.iter().all(lost) {
+            // Recorded before anything that may have ended the earlier claims can fail again.
+            let outcomes: Vec<Outcome> = claimed.iter().map(given_up).collect();
+            let now = self.clock.now_ms();
+            return (self.db)
+                .record_outcomes(job, &claim_id, &claimed, &outcomes, now)
+                .await;
         }
         let intent = self.intent(&job.intent_id).await?;
         let renderer = self.templates.current().await?;
@@ -192,6 +198,10 @@ impl Dispatcher {
         let now = self.clock.now();
         let mut admitted = holds::Admitted::new();
         for message in &claimed {
+            if lost(message) {
+                outcomes.push(given_up(message));
+                continue;
+            }
             let recipient = recipients.get(&message.recipient_idx);
             if let Some(deferred) = self.outside_window(&intent, message, recipient, now) {
                 outcomes.push(deferred);
@@ -390,40 +400,6 @@ impl Dispatcher {
         }
     }
 
-    /// Fails, before anything else can go wrong, the claimed messages past `max_attempts`
-    /// and returns the rest. A send retried after a transient failure gives up at
-    /// `max_attempts` on its own; a message claimed once more had an attempt end with no
-    /// outcome at all (a worker killed, or an error after the claim that will happen
-    /// again): without this, such a message would be claimed, and perhaps sent, forever.
-    async fn give_up_exhausted(
-        &self,
-        job: &DeliveryJob,
-        claim_id: &str,
-        claimed: Vec<Claimed>,
-    ) -> anyhow::Result<Vec<Claimed>> {
-        let max = i64::from(self.settings.max_attempts);
-        let (exhausted, rest): (Vec<Claimed>, Vec<Claimed>) =
-            claimed.into_iter().partition(|m| m.attempts > max);
-        if !exhausted.is_empty() {
-            let outcomes: Vec<Outcome> = exhausted
-                .iter()
-                .map(|m| {
-                    let why = format!(
-                        "gave up after {} attempts: the last ended without an outcome \
-                         (a worker stopped, or an error after the claim)",
-                        m.attempts - 1
-                    );
-                    failed(m, why)
-                })
-                .collect();
-            let now = self.clock.now_ms();
-            self.db
-                .record_outcomes(job, claim_id, &exhausted, &outcomes, now)
-                .await?;
-        }
-        Ok(rest)
-    }
-
     /// A message that never reached a gateway (its letter could not be made): failed, or
     /// retried as a transient send failure is, within `max_attempts`.
     fn not_sent(&self, message: &Claimed, why: SendResult) -> Outcome {
@@ -538,6 +514,18 @@ impl CachedIntent {
             })
             .clone()
     }
+}
+
+/// A message whose claims ended with no outcome more than `dispatch.max_lost_claims` times
+/// (killed workers, or an error after the claim that recurs): without this it would be
+/// claimed, and perhaps sent, forever. It is not sent again.
+fn given_up(message: &Claimed) -> Outcome {
+    let why = format!(
+        "gave up after {} claims that ended without an outcome \
+         (a worker stopped, or an error after the claim)",
+        message.lost_claims
+    );
+    failed(message, why)
 }
 
 fn failed(message: &Claimed, why: String) -> Outcome {

@@ -88,7 +88,8 @@ impl Dispatcher {
 
     /// Turns every letter of `batch` into its PDF; a letter that cannot be typeset is
     /// returned with the reason: permanent when the letter itself cannot be made (it is the
-    /// same on every try), transient when the documents store or the typesetter failed.
+    /// same on every try, a crash of the typesetter included), transient when the documents
+    /// store failed.
     pub(super) async fn typeset<'a>(
         &self,
         intent: &CachedIntent,
@@ -125,7 +126,7 @@ impl Dispatcher {
         let results = match typeset {
             Ok(results) => results,
             Err(e) => {
-                vec![Err(SendResult::Transient(format!("typesetting crashed: {e}"))); claims.len()]
+                vec![Err(SendResult::Permanent(format!("typesetting crashed: {e}"))); claims.len()]
             }
         };
         results.into_iter().zip(claims).collect()

@@ -29,9 +29,10 @@ async fn handle(
         // lets apalis try it again: the job is the only pointer to its range's queued
         // messages, so it must outlast a database outage (`queue::JOB_ATTEMPTS`), and the
         // pause grows (1 s up to 32 s) so the outage is not spun on.
+        // apalis counts this run already: 1 on the first failure.
         let failures = attempt.current();
         error!(intent_id = %job.intent_id, failures, error = format!("{e:#}"), "delivery job failed");
-        tokio::time::sleep(Duration::from_secs(1 << failures.min(5))).await;
+        tokio::time::sleep(Duration::from_secs(1 << failures.saturating_sub(1).min(5))).await;
         return Err(e.into());
     }
     Ok(())

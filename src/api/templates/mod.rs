@@ -195,7 +195,7 @@ pub async fn create_version(
 ) -> Result<Response, ApiError> {
     require(&principal, EDITORS, "edit templates")?;
     let key = key(&kind, &channel)?;
-    let draft = json_body(draft)?;
+    let draft = json_body(draft, state.settings.server.body_limit_bytes)?;
     if draft.comment.chars().count() > MAX_COMMENT {
         return Err(ApiError::Invalid(vec![crate::validation::FieldError {
             field: "comment".into(),
@@ -266,7 +266,7 @@ pub async fn activate(
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, EDITORS, "activate templates")?;
     let key = key(&kind, &channel)?;
-    let Activate { version } = json_body(request)?;
+    let Activate { version } = json_body(request, state.settings.server.body_limit_bytes)?;
     if !state
         .db
         .activate_template(&key, version, &principal.client, "activate")

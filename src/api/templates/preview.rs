@@ -49,7 +49,7 @@ pub async fn validate(
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, EDITORS, "validate templates")?;
     let key = key(&kind, &channel)?;
-    let request = json_body(request)?;
+    let request = json_body(request, state.settings.server.body_limit_bytes)?;
     let report = check::check(
         &Candidate {
             kind: key.kind,
@@ -105,7 +105,7 @@ pub async fn preview(
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     require(&principal, EDITORS, "preview templates")?;
     let key = key(&kind, &channel)?;
-    let request = json_body(request)?;
+    let request = json_body(request, state.settings.server.body_limit_bytes)?;
     let parts = match (request.parts, request.version) {
         (Some(parts), _) => parts,
         (None, version) => stored_parts(&state, &key, version).await?,
