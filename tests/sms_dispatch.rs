@@ -38,6 +38,27 @@ fn visit() -> Value {
     body
 }
 
+/// The intent, SMS and provider ids of one [`visit`], once its SMS is recorded `sent`.
+struct Sent {
+    id: String,
+    message_id: String,
+    provider_id: String,
+}
+
+async fn sent_visit(app: &TestApp) -> Sent {
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let intent = app
+        .wait_for(&id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    let text = |key: &str| sms(&intent)[key].as_str().unwrap().to_owned();
+    Sent {
+        message_id: text("message_id"),
+        provider_id: text("gateway_message_id"),
+        id,
+    }
+}
+
 fn sms(intent: &Value) -> &Value {
     common::messages(intent)
         .into_iter()
@@ -96,16 +117,12 @@ async fn forged_duplicate_early_and_unknown_reports_are_handled(backend: Backend
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let app = app_with(backend, &fake).await;
     let url = format!("{}/v1/receipts/generic-json", app.base);
-    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
-    let id = accepted["id"].as_str().unwrap();
-    let intent = app
-        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
-        .await;
-    let provider_id = sms(&intent)["gateway_message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+    let Sent {
+        id,
+        message_id,
+        provider_id,
+    } = sent_visit(&app).await;
+    let id = id.as_str();
 
     for signing in [Signing::Missing, Signing::Wrong] {
         let status = fake
@@ -211,15 +228,10 @@ async fn an_sms_without_a_report_for_72_hours_becomes_unconfirmed(backend: Backe
         s.dispatch.lease_secs = 2;
     })
     .await;
-    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
-    let id = accepted["id"].as_str().unwrap();
-    let sent = app
-        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
-        .await;
-    let provider_id = sms(&sent)["gateway_message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Sent {
+        id, provider_id, ..
+    } = sent_visit(&app).await;
+    let id = id.as_str();
 
     clock.set(clock.now() + chrono::Duration::hours(71));
     tokio::time::sleep(Duration::from_millis(1200)).await; // two sweeps
@@ -259,15 +271,10 @@ async fn a_status_poll_finds_the_delivery_a_lost_webhook_did_not_bring(backend: 
             s.dispatch.lease_secs = 2;
         })
         .await;
-        let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
-        let id = accepted["id"].as_str().unwrap();
-        let intent = app
-            .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
-            .await;
-        let provider_id = sms(&intent)["gateway_message_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let Sent {
+            id, provider_id, ..
+        } = sent_visit(&app).await;
+        let id = id.as_str();
         // The provider delivers; its webhook goes nowhere (a closed port).
         fake.report("http://127.0.0.1:1/lost", &provider_id, Report::Delivered)
             .await;
@@ -501,12 +508,8 @@ async fn one_group_applies_each_messages_first_final_report(backend: Backend) {
 async fn a_message_whose_claims_keep_ending_without_an_outcome_is_failed(backend: Backend) {
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let app = app_with(backend, &fake).await;
-    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
-    let id = accepted["id"].as_str().unwrap();
-    let intent = app
-        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
-        .await;
-    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+    let Sent { id, message_id, .. } = sent_visit(&app).await;
+    let id = id.as_str();
     assert_eq!(fake.requests(), 1);
 
     // As a worker leaves it that claimed it after 20 claims lost (max_lost_claims) and died.
@@ -544,16 +547,12 @@ async fn a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone(backe
     let fake = FakeProvider::start(Provider::GenericJson).await;
     let app = app_with(backend, &fake).await;
     let url = format!("{}/v1/receipts/generic-json", app.base);
-    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
-    let id = accepted["id"].as_str().unwrap();
-    let intent = app
-        .wait_for(id, "sent", |i| sms(i)["status"] == "sent")
-        .await;
-    let first_attempt = sms(&intent)["gateway_message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let message_id = sms(&intent)["message_id"].as_str().unwrap().to_owned();
+    let Sent {
+        id,
+        message_id,
+        provider_id: first_attempt,
+    } = sent_visit(&app).await;
+    let id = id.as_str();
 
     // A second attempt in flight: claimed (a long lease), the first attempt's id still on it.
     let sql = "UPDATE messages SET status = 'sending', lease_until = 9000000000000 WHERE id = $1";
