@@ -5,6 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
+use common::bundles::{Auditor, unzip, verify_offline};
 use common::{Backend, channel, example, spawn_app_with, write_plans};
 use serde_json::{Value, json};
 
@@ -15,6 +16,7 @@ both_backends! {
     at_risk_lists_recipients_near_their_deadline_without_delivery;
     a_third_debt_sms_in_one_day_waits_for_the_next_day;
     recipients_sharing_an_account_share_its_contact_limit;
+    an_email_the_contract_names_is_received_when_sent_and_ends_the_chain;
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -213,6 +215,82 @@ async fn at_risk_lists_recipients_near_their_deadline_without_delivery(backend: 
         problem["detail"].as_str().unwrap().starts_with("limit"),
         "{problem}"
     );
+    app.stop().await;
+}
+
+/// Decree 442: a legal entity's debt notice emailed to the address its contract names is
+/// received when sent. The same notice to an address the contract does not name waits for
+/// a report, with the letter held behind it.
+async fn an_email_the_contract_names_is_received_when_sent_and_ends_the_chain(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        s.deadlines.plans_file = write_plans(&dir, |_| {});
+    })
+    .await;
+    let mut body = example("debt_warning");
+    let mut named = body["recipients"][1].clone();
+    assert_eq!(named["customer_type"], "legal_entity");
+    named["channels"] = json!(["email", "mail"]);
+    let mut other = named.clone();
+    named["contract_contacts"] = json!(["email"]);
+    other["account_number"] = json!("77-0045872/01");
+    body["recipients"] = json!([named, other]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+
+    let done = app
+        .wait_for(id, "sent both emails", |i| {
+            channel(i, 0, "email")["status"] == "sent" && channel(i, 1, "email")["status"] == "sent"
+        })
+        .await;
+    assert_eq!(channel(&done, 0, "email")["received_when_sent"], true);
+    let letter = channel(&done, 0, "mail");
+    assert_eq!(letter["status"], "cancelled", "{done}");
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("contract names"),
+        "{letter}"
+    );
+    assert_eq!(channel(&done, 1, "email")["received_when_sent"], false);
+    assert_eq!(channel(&done, 1, "mail")["status"], "held", "{done}");
+
+    let auditor = Auditor::new(&app).await;
+    let bundle = auditor.json(&format!("/v1/intents/{id}/proof")).await;
+    let r = &bundle["recipients"];
+    assert_eq!(r[0]["verdict"], "delivered_on_time", "{}", r[0]);
+    assert!(
+        r[0]["verdict_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("deemed received when sent"),
+        "{}",
+        r[0]
+    );
+    assert_eq!(r[1]["verdict"], "unconfirmed", "{}", r[1]);
+    // The offline recipe finds the deemed receipt in the ledger (the `sent` attempt).
+    let zip = auditor
+        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    unzip(&zip, work.path());
+    let (ok, out) = verify_offline(work.path(), None);
+    assert!(ok, "{out}");
+    // The deadline is weeks away; a year's horizon lists only the one still unconfirmed.
+    let (_, at_risk) = app
+        .get_json("/v1/compliance/at-risk?within_hours=8784")
+        .await;
+    let listed: Vec<i64> = at_risk["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["recipient_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, [1], "{at_risk}");
     app.stop().await;
 }
 

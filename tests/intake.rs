@@ -171,6 +171,9 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         .as_object_mut()
         .unwrap()
         .remove("phone");
+    // A contract contact needs its contact point, and a known channel.
+    body["recipients"][0]["contract_contacts"] = json!(["email", "fax"]);
+    body["recipients"][1]["contract_contacts"] = json!(["telegram"]);
 
     let problem = app.refuse(&body).await;
     let fields = problem_fields(&problem);
@@ -178,12 +181,18 @@ async fn invalid_request_lists_every_bad_field_and_stores_nothing(backend: Backe
         "event.contact_phone",
         "event.reason",
         "recipients[0].time_zone",
+        "recipients[0].contract_contacts[1]",
         "recipients[1].contacts.email",
+        "recipients[1].contract_contacts[0]",
         "recipients[2].channels[1]",
         "recipients[2].contacts.phone",
     ] {
         assert!(fields.contains(&expected), "{expected} not in {fields:?}");
     }
+    assert!(
+        !fields.contains(&"recipients[0].contract_contacts[0]"),
+        "{fields:?}"
+    );
 
     let unknown_kind =
         json!({"kind": "lottery", "external_id": "x", "event": {}, "recipients": []});

@@ -45,17 +45,21 @@ jq -r --arg dir "$dir" '. as $b | .recipients[].messages[].receipts[] | select(.
 [ ! -s "$dir/.receipts.sha256" ] || sha256sum --quiet -c "$dir/.receipts.sha256" || fail "a stored report differs from what the ledger recorded"
 
 # 5. Deadlines and verdicts follow from the ledger's facts: the deadline is the one its
-#    entry recorded; "delivered" needs a delivered report on a legal-notice message, on
-#    time exactly when the gateway's delivery time is not after the deadline.
+#    entry recorded; "delivered" needs a delivered report on a legal-notice message, or
+#    its sending where the ledger says it is deemed received when sent (Decree 442), on
+#    time exactly when that moment is not after the deadline's last second.
 problems=$(jq -r '. as $b | .recipients[] | . as $r
   | ([$r.messages[] | select(.legal_step != null) | .id]) as $legal
   | ([$b.ledger.entries[] | select(.seq == $r.deadline.ledger_seq) | .entry.data.deadline_at] | first) as $d
-  | ([$b.ledger.entries[].entry | select(.kind == "receipt_recorded" and .data.status == "delivered"
+  | ([($b.ledger.entries[].entry | select(.kind == "receipt_recorded" and .data.status == "delivered"
       and .data.applied and (.message_id as $id | $legal | any(.[]; . == $id)))
-      | (.data.provider_time // .data.received_at)] | min) as $t
+      | (.data.provider_time // .data.received_at)),
+     ($b.ledger.entries[].entry | select(.kind == "message_attempt" and .data.outcome == "sent"
+      and .data.received_when_sent == true and (.message_id as $id | $legal | any(.[]; . == $id)))
+      | .at)] | min) as $t
   | if $r.deadline != null and $d != $r.deadline.at_ms then "recipient \($r.idx): deadline is not the recorded one"
     elif ($r.verdict | startswith("delivered")) and $t == null then "recipient \($r.idx): \($r.verdict) without a delivery report in the ledger"
-    elif ($r.verdict | startswith("delivered")) and (($t <= $d) != ($r.verdict == "delivered_on_time")) then "recipient \($r.idx): \($r.verdict) contradicts delivery at \($t), deadline \($d)"
+    elif ($r.verdict | startswith("delivered")) and (($t < (($d / 1000 | floor) + 1) * 1000) != ($r.verdict == "delivered_on_time")) then "recipient \($r.idx): \($r.verdict) contradicts delivery at \($t), deadline \($d)"
     elif ($r.verdict | startswith("delivered") | not) and $t != null then "recipient \($r.idx): \($r.verdict) although the ledger has a delivery"
     else empty end' "$b")
 [ -z "$problems" ] || fail "$problems"

@@ -317,6 +317,8 @@ pub async fn get(
                 // Which legal-notice step this is (null: supplementary), and for a held or
                 // waiting message, when it will start at the latest.
                 "legal_step": m.legal_step,
+                // Deemed received once sent: a contact the contract names (Decree 442).
+                "received_when_sent": m.received_when_sent,
                 "next_attempt_at": matches!(m.status.as_str(), "held" | "queued").then(|| rfc3339(m.next_attempt_at)),
                 "attempts": m.attempts,
                 "reason": m.last_error,

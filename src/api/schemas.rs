@@ -58,6 +58,10 @@ pub struct RecipientRequest {
     contacts: ContactsRequest,
     /// In order of preference; the legal ones form an escalation chain.
     channels: Vec<ChannelName>,
+    /// The channels whose contact point here is the one the supply contract names. Where
+    /// the channel plan says `received_when_sent` (Decree 442: a legal entity's debt
+    /// notice by email), a notice sent there counts as received when sent.
+    contract_contacts: Option<Vec<ChannelName>>,
     /// `debt_warning` only: `amount`, `period_from`, `period_to`.
     debt: Option<Value>,
     /// Base64 of a precompiled A4 PDF letter, checked as a print house would.
@@ -136,6 +140,9 @@ pub struct MessageView {
     channel: ChannelName,
     status: String,
     legal_step: Option<i64>,
+    /// Deemed received once sent (Decree 442: a contact the supply contract names); its
+    /// send record is the proof and no delivery report is awaited.
+    received_when_sent: bool,
     next_attempt_at: Option<String>,
     attempts: i64,
     reason: Option<String>,

@@ -11,7 +11,7 @@ use crate::intents::IntentKind;
 use crate::pii;
 
 /// Every column the importer knows, in the documented order.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     "account_number",
     "customer_type",
     "name",
@@ -22,6 +22,7 @@ pub const ALL: [&str; 13] = [
     "postcode",
     "address",
     "channels",
+    "contract_contacts",
     "debt_amount",
     "debt_period_from",
     "debt_period_to",
@@ -115,16 +116,18 @@ impl Columns {
             contacts.insert("postal_address".into(), Value::Object(postal));
         }
         out.insert("contacts".into(), Value::Object(contacts));
-        if let Some(channels) = self.cell(record, "channels") {
-            // `;` or `,` between channels: whichever is not the file's delimiter can go
-            // unquoted (`email;sms` in a comma file, `email,sms` in a semicolon file).
-            let list: Vec<Value> = channels
-                .split([';', ','])
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(Value::from)
-                .collect();
-            out.insert("channels".into(), Value::Array(list));
+        for field in ["channels", "contract_contacts"] {
+            if let Some(channels) = self.cell(record, field) {
+                // `;` or `,` between channels: whichever is not the file's delimiter can go
+                // unquoted (`email;sms` in a comma file, `email,sms` in a semicolon file).
+                let list: Vec<Value> = channels
+                    .split([';', ','])
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(Value::from)
+                    .collect();
+                out.insert(field.into(), Value::Array(list));
+            }
         }
         let mut debt = Map::new();
         put(&mut debt, "amount", "debt_amount");
@@ -176,6 +179,7 @@ pub fn column_of(path: &str) -> &str {
         // The row as a whole (a deadline already past for this recipient).
         "" | "row" => "row",
         f if f.starts_with("channels") => "channels",
+        f if f.starts_with("contract_contacts") => "contract_contacts",
         f => f,
     }
 }
@@ -204,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_row_becomes_an_intake_recipient() {
-        let cols = Columns::from_header(&header(&ALL[..10]), IntentKind::PlannedOutage).unwrap();
+        let cols = Columns::from_header(&header(&ALL[..11]), IntentKind::PlannedOutage).unwrap();
         let row = StringRecord::from(vec![
             " 7701 ",
             "individual",
@@ -216,17 +220,20 @@ mod tests {
             "101000",
             "Москва",
             "sms; mail",
+            "sms",
         ]);
         let json = cols.recipient(&row);
         assert_eq!(json["account_number"], "7701");
         assert_eq!(json["contacts"]["postal_address"]["postcode"], "101000");
         assert!(json["contacts"].get("email").is_none());
         assert_eq!(json["channels"], serde_json::json!(["sms", "mail"]));
+        assert_eq!(json["contract_contacts"], serde_json::json!(["sms"]));
         assert_eq!(cols.quote(&row, "phone").unwrap(), "+7******4567");
         assert_eq!(
             column_of("row.contacts.postal_address.postcode"),
             "postcode"
         );
         assert_eq!(column_of("row.channels[1]"), "channels");
+        assert_eq!(column_of("row.contract_contacts[0]"), "contract_contacts");
     }
 }

@@ -96,8 +96,8 @@ impl NewIntent {
                 ),
                 Ok(_) => (Vec::new(), late_reason),
             };
-            match late_reason {
-                None => schedules.push(steps),
+            let mut steps = match late_reason {
+                None => steps,
                 Some(reason) if !self.accept_late => {
                     late += 1;
                     if late <= LISTED {
@@ -108,6 +108,7 @@ impl NewIntent {
                             ),
                         );
                     }
+                    continue;
                 }
                 // Late by design: every channel goes at once, escalation has no time to wait.
                 Some(_) => {
@@ -125,9 +126,16 @@ impl NewIntent {
                     for step in &mut steps {
                         step.start = Start::Now;
                     }
-                    schedules.push(steps);
+                    steps
                 }
-            }
+            };
+            rulebook.plans.mark_received_when_sent(
+                self.kind,
+                recipient.customer_type,
+                &recipient.contract_contacts,
+                &mut steps,
+            );
+            schedules.push(steps);
         }
         if late > LISTED {
             errors.push(

@@ -40,6 +40,11 @@ pub enum Fact {
         request_sha256: Option<String>,
         response_sha256: Option<String>,
         error: Option<String>,
+        /// Sent to a contact the contract names where the plan deems that received
+        /// (Decree 442): a `sent` attempt is then the receipt itself. Absent when false,
+        /// so entries made before it keep their hashes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        received_when_sent: bool,
     },
     /// A gateway's report about a message, as received (`raw_sha256` is of the raw report),
     /// and whether it changed the message's status.

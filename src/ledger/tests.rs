@@ -12,6 +12,7 @@ fn fact(n: i64) -> Fact {
         request_sha256: None,
         response_sha256: None,
         error: None,
+        received_when_sent: false,
     }
 }
 
@@ -82,6 +83,23 @@ fn entries_round_trip_through_their_canonical_form() {
         let entry: Entry = serde_json::from_str(&row.body).unwrap();
         assert_eq!(canonical(&entry), row.body);
     }
+}
+
+#[test]
+fn received_when_sent_is_written_only_when_true_so_older_entries_keep_their_bytes() {
+    let (rows, _) = chain(1);
+    assert!(!rows[0].body.contains("received_when_sent"));
+    let mut deemed = fact(1);
+    if let Fact::MessageAttempt {
+        received_when_sent, ..
+    } = &mut deemed
+    {
+        *received_when_sent = true;
+    }
+    let sealed = Chain::after(Head::genesis()).append(7, None, None, deemed);
+    assert!(sealed.body.contains(r#""received_when_sent":true"#));
+    let entry: Entry = serde_json::from_str(&sealed.body).unwrap();
+    assert_eq!(canonical(&entry), sealed.body);
 }
 
 #[test]

@@ -111,6 +111,10 @@ struct PlanData {
     kind: IntentKind,
     customer_types: Vec<CustomerType>,
     legal: Vec<Channel>,
+    /// Legal channels whose notice, sent to a contact the contract names, counts as
+    /// received when sent (Decree 442 for non-household customers).
+    #[serde(default)]
+    received_when_sent: Vec<Channel>,
     #[allow(dead_code)]
     source: String,
 }
@@ -166,6 +170,7 @@ pub struct Plans {
     confirm_within: HashMap<Channel, Duration>,
     margin: Duration,
     legal: HashMap<(IntentKind, CustomerType), Vec<Channel>>,
+    received_when_sent: HashMap<(IntentKind, CustomerType), Vec<Channel>>,
     windows: Vec<Window>,
     frequency_limits: Vec<FrequencyLimit>,
     pub meter_visit: VisitHours,
@@ -190,6 +195,9 @@ pub struct Step {
     pub legal_step: Option<u32>,
     pub confirm_within: Duration,
     pub start: Start,
+    /// Deemed received once sent (the contract names the contact and the plan says so):
+    /// no delivery report is awaited and the chain ends when it is sent.
+    pub received_when_sent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +221,19 @@ impl Plans {
     pub fn from_toml_str(text: &str) -> anyhow::Result<Self> {
         let file: PlansFile = toml::from_str(text)?;
         let mut legal = HashMap::new();
+        let mut received_when_sent = HashMap::new();
         for plan in file.plans {
+            if let Some(c) = plan
+                .received_when_sent
+                .iter()
+                .find(|c| !plan.legal.contains(c))
+            {
+                anyhow::bail!(
+                    "plan for {}: received_when_sent lists '{}', which is not one of its legal channels",
+                    plan.kind.as_str(),
+                    c.as_str()
+                );
+            }
             for ct in plan.customer_types {
                 anyhow::ensure!(
                     legal.insert((plan.kind, ct), plan.legal.clone()).is_none(),
@@ -221,6 +241,7 @@ impl Plans {
                     plan.kind.as_str(),
                     ct.as_str()
                 );
+                received_when_sent.insert((plan.kind, ct), plan.received_when_sent.clone());
             }
         }
         for kind in IntentKind::ALL {
@@ -254,6 +275,7 @@ impl Plans {
                 .collect(),
             margin: file.margin,
             legal,
+            received_when_sent,
             windows: file.windows,
             frequency_limits: file.frequency_limits,
             meter_visit: file.meter_visit,
@@ -267,6 +289,24 @@ impl Plans {
             .get(&(kind, customer_type))
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    /// Marks the legal steps deemed received when sent: the plan names the channel and the
+    /// recipient's contract names its contact point.
+    pub fn mark_received_when_sent(
+        &self,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        contract_contacts: &[Channel],
+        steps: &mut [Step],
+    ) {
+        let Some(rule) = self.received_when_sent.get(&(kind, customer_type)) else {
+            return;
+        };
+        for step in steps.iter_mut().filter(|s| s.legal_step.is_some()) {
+            step.received_when_sent =
+                rule.contains(&step.channel) && contract_contacts.contains(&step.channel);
+        }
     }
 
     /// Most SMS parts a notice of `kind` may take, if limited.
@@ -302,6 +342,7 @@ impl Plans {
                     legal_step: None,
                     confirm_within,
                     start: Start::Now,
+                    received_when_sent: false,
                 });
                 continue;
             }
@@ -319,6 +360,7 @@ impl Plans {
                 legal_step: Some(position),
                 confirm_within,
                 start,
+                received_when_sent: false,
             });
             position += 1;
         }

@@ -39,7 +39,8 @@ fn supplementary_and_first_legal_channel_start_now_the_rest_wait() {
             channel: Channel::Sms,
             legal_step: None,
             confirm_within: Duration::from_secs(7200),
-            start: Start::Now
+            start: Start::Now,
+            received_when_sent: false,
         }
     );
     assert_eq!(steps[1].start, Start::Now);
@@ -90,6 +91,70 @@ fn a_letter_close_to_its_deadline_is_due_at_once() {
         steps[1].start,
         Start::Held { latest: later },
         "past its latest start: due now"
+    );
+}
+
+#[test]
+fn only_a_contract_contact_on_a_listed_channel_counts_as_received_when_sent() {
+    let plans = plans();
+    let now = utc("2027-02-01T10:00:00Z");
+    let deadline = Some(utc("2027-03-01T20:59:59Z"));
+    let steps = |kind, ct, contract: &[Channel]| {
+        let mut steps = plans
+            .schedule(
+                kind,
+                ct,
+                &[Channel::Sms, Channel::Email, Channel::Mail],
+                deadline,
+                now,
+                None,
+            )
+            .unwrap();
+        plans.mark_received_when_sent(kind, ct, contract, &mut steps);
+        steps
+            .iter()
+            .map(|s| s.received_when_sent)
+            .collect::<Vec<_>>()
+    };
+    let all = [Channel::Sms, Channel::Email, Channel::Mail];
+    // Decree 442: a legal entity's debt notice by email to the contract's address.
+    assert_eq!(
+        steps(IntentKind::DebtWarning, CustomerType::LegalEntity, &all),
+        [false, true, false],
+        "the SMS is supplementary and a letter always awaits its receipt"
+    );
+    assert_eq!(
+        steps(
+            IntentKind::DebtWarning,
+            CustomerType::LegalEntity,
+            &[Channel::Mail]
+        ),
+        [false, false, false],
+        "an email address the contract does not name proves nothing when sent"
+    );
+    // Decree 354 counts from delivery for households; other kinds have no such rule.
+    assert_eq!(
+        steps(IntentKind::DebtWarning, CustomerType::Individual, &all),
+        [false, false, false]
+    );
+    assert_eq!(
+        steps(IntentKind::PlannedOutage, CustomerType::LegalEntity, &all),
+        [false, false, false]
+    );
+}
+
+#[test]
+fn received_when_sent_must_name_a_legal_channel() {
+    let text = include_str!("../../config/channel_plans.toml").replace(
+        "received_when_sent = [\"email\"]",
+        "received_when_sent = [\"sms\"]",
+    );
+    let err = Plans::from_toml_str(&text)
+        .err()
+        .expect("sms is not legal there");
+    assert!(
+        err.to_string().contains("received_when_sent lists 'sms'"),
+        "{err}"
     );
 }
 

@@ -74,8 +74,15 @@ fn body(bundle: &Bundle) -> String {
                 verdict(&r["verdict"]),
             );
             for m in r["messages"].as_array().into_iter().flatten() {
+                // Decree 442: an SMS or email to the contract's contact is deemed received
+                // when sent, and the certificate must say on what the verdict rests.
+                let deemed = if m["received_when_sent"] == true {
+                    " (на контакт из договора: считается полученным в момент отправки)"
+                } else {
+                    ""
+                };
                 out += &format!(
-                    "- {}: {}, передано {}, доставлено {}; SHA-256 {}\n",
+                    "- {}: {}, передано {}{deemed}, доставлено {}; SHA-256 {}\n",
                     text(&m["channel"]),
                     text(&m["status"]),
                     moment(&m["sent_at"]),

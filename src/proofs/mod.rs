@@ -100,6 +100,8 @@ pub fn build(
                     status: &m.row.status,
                     legal_step: m.row.legal_step,
                     delivered_at: m.row.delivered_at,
+                    sent_at: m.row.sent_at,
+                    received_when_sent: m.row.received_when_sent,
                 })
                 .collect::<Vec<_>>(),
         );
@@ -243,6 +245,7 @@ fn message_json(
         "id": m.id,
         "channel": m.channel,
         "legal_step": m.legal_step,
+        "received_when_sent": m.received_when_sent,
         "status": m.status,
         "attempts": m.attempts,
         "template": m.template,

@@ -6,7 +6,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// A legal-notice message was delivered (gateway's time) by the deadline.
+    /// A legal-notice message was delivered (gateway's time) by the deadline, or sent by
+    /// then where sending counts as receipt (Decree 442).
     DeliveredOnTime,
     /// Delivered, but after the deadline.
     DeliveredLate,
@@ -57,6 +58,27 @@ pub struct Attempted<'a> {
     pub legal_step: Option<i64>,
     /// When the gateway says it was delivered (epoch ms).
     pub delivered_at: Option<i64>,
+    /// When the gateway accepted it (epoch ms).
+    pub sent_at: Option<i64>,
+    /// Deemed received when sent (a contact the contract names, Decree 442).
+    pub received_when_sent: bool,
+}
+
+impl Attempted<'_> {
+    /// When the notice reached the recipient in law, and how we know.
+    pub fn received(&self) -> Option<(i64, &'static str)> {
+        let reported = self
+            .delivered_at
+            .filter(|_| self.status == "delivered")
+            .map(|at| (at, "delivered"));
+        let deemed = self.sent_at.filter(|_| self.received_when_sent).map(|at| {
+            (
+                at,
+                "deemed received when sent to a contact the contract names",
+            )
+        });
+        [reported, deemed].into_iter().flatten().min()
+    }
 }
 
 /// The verdict and the reason in words. Legal-notice messages decide it; a recipient
@@ -68,23 +90,19 @@ pub fn judge(deadline_at: Option<i64>, messages: &[Attempted<'_>]) -> (Verdict, 
     } else {
         legal
     };
-    let delivered = deciding
-        .iter()
-        .filter(|m| m.status == "delivered")
-        .filter_map(|m| m.delivered_at)
-        .min();
-    if let Some(at) = delivered {
+    let received = deciding.iter().filter_map(|m| m.received()).min();
+    if let Some((at, how)) = received {
         return match deadline_at {
             // A deadline is a whole second (23:59:59 local) and all of it counts: a report
             // at 23:59:59.5 is on time; late starts with the next second.
             Some(deadline) if at >= (deadline.div_euclid(1000) + 1) * 1000 => (
                 Verdict::DeliveredLate,
-                format!("delivered {} ms after the deadline", at - deadline),
+                format!("{how} {} ms after the deadline", at - deadline),
             ),
-            Some(_) => (Verdict::DeliveredOnTime, "delivered by the deadline".into()),
+            Some(_) => (Verdict::DeliveredOnTime, format!("{how} by the deadline")),
             None => (
                 Verdict::DeliveredOnTime,
-                "delivered; no deadline applies".into(),
+                format!("{how}; no deadline applies"),
             ),
         };
     }
@@ -121,7 +139,45 @@ mod tests {
             status,
             legal_step,
             delivered_at,
+            sent_at: None,
+            received_when_sent: false,
         }
+    }
+
+    #[test]
+    fn a_notice_deemed_received_counts_from_its_sending() {
+        let deemed = |status, sent_at| Attempted {
+            sent_at: Some(sent_at),
+            received_when_sent: true,
+            ..m(status, Some(0), None)
+        };
+        let (verdict, why) = judge(Some(100_000), &[deemed("sent", 90_000)]);
+        assert_eq!(verdict, Verdict::DeliveredOnTime);
+        assert_eq!(
+            why,
+            "deemed received when sent to a contact the contract names by the deadline"
+        );
+        assert_eq!(
+            judge(Some(100_000), &[deemed("sent", 101_000)]).0,
+            Verdict::DeliveredLate
+        );
+        // A later report of non-delivery does not undo what the law deems received.
+        assert_eq!(
+            judge(Some(100_000), &[deemed("failed", 90_000)]).0,
+            Verdict::DeliveredOnTime
+        );
+        // Without the rule, the same send awaits its report.
+        let plain = Attempted {
+            received_when_sent: false,
+            ..deemed("sent", 90_000)
+        };
+        assert_eq!(judge(Some(100_000), &[plain]).0, Verdict::Unconfirmed);
+        // The earlier of a report and a deemed receipt decides.
+        let report = m("delivered", Some(1), Some(95_000));
+        assert_eq!(
+            judge(Some(93_000), &[report, deemed("sent", 92_000)]).0,
+            Verdict::DeliveredOnTime
+        );
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub struct Recipient {
     pub time_zone: Tz,
     pub contacts: Contacts,
     pub channels: Vec<Channel>,
+    /// The channels whose contact point (in `contacts`) is the one the supply contract
+    /// names: where the plan says so, a notice sent there counts as received when sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contract_contacts: Vec<Channel>,
     /// Kind-specific per-recipient fields (e.g. the debt of a `debt_warning`), normalised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debt: Option<Value>,
@@ -125,6 +129,7 @@ pub struct RawRecipient {
     time_zone: Option<Loose<String>>,
     contacts: Option<Loose<RawContacts>>,
     channels: Option<Loose<Vec<String>>>,
+    contract_contacts: Option<Loose<Vec<String>>>,
     debt: Option<Value>,
     /// Base64 of a precompiled PDF letter.
     letter_pdf: Option<Loose<String>>,
@@ -194,6 +199,24 @@ impl RawRecipient {
                 );
             }
         }
+        let contract_path = p("contract_contacts");
+        let contract_contacts =
+            optional(self.contract_contacts, &contract_path, errors).map(|raw| {
+                let listed = parse_channel_list(&raw, &contract_path, errors);
+                for (i, channel) in listed.iter().enumerate() {
+                    if !contacts.has(*channel) {
+                        errors.push(
+                            format!("{contract_path}[{i}]"),
+                            format!(
+                                "names the contract's {} but contacts.{} is not given",
+                                channel.contact_field(),
+                                channel.contact_field()
+                            ),
+                        );
+                    }
+                }
+                listed
+            });
 
         let letter_pdf = optional(self.letter_pdf, &p("letter_pdf"), errors).and_then(|b64| {
             use base64::Engine;
@@ -232,6 +255,7 @@ impl RawRecipient {
                 time_zone: time_zone?,
                 contacts,
                 channels: channels?,
+                contract_contacts: contract_contacts.unwrap_or_default(),
                 debt: None,
                 letter_pdf,
             },
@@ -295,6 +319,11 @@ fn parse_channels(
         errors.push(path, "must name at least one channel");
         return None;
     }
+    Some(parse_channel_list(&raw, path, errors))
+}
+
+/// Channel names, each known and listed once; faults are named by position.
+fn parse_channel_list(raw: &[String], path: &str, errors: &mut FieldErrors) -> Vec<Channel> {
     let mut channels = Vec::with_capacity(raw.len());
     for (i, name) in raw.iter().enumerate() {
         match Channel::parse(name) {
@@ -308,5 +337,5 @@ fn parse_channels(
             ),
         }
     }
-    Some(channels)
+    channels
 }

@@ -93,9 +93,22 @@ pub struct LegalMessage {
     pub status: String,
     pub delivered_at: Option<i64>,
     pub sent_at: Option<i64>,
+    pub received_when_sent: bool,
 }
 
-/// The channel a verdict rests on: the one that delivered first, else the last one
+impl LegalMessage {
+    fn attempted(&self) -> Attempted<'_> {
+        Attempted {
+            status: &self.status,
+            legal_step: Some(0),
+            delivered_at: self.delivered_at,
+            sent_at: self.sent_at,
+            received_when_sent: self.received_when_sent,
+        }
+    }
+}
+
+/// The channel a verdict rests on: the one that reached the recipient first, else the last one
 /// handed over, else the last one tried (`None` when the recipient had none).
 fn deciding_channel(verdict: Verdict, messages: &[LegalMessage]) -> Option<&str> {
     let latest = |keep: fn(&LegalMessage) -> bool| {
@@ -108,9 +121,9 @@ fn deciding_channel(verdict: Verdict, messages: &[LegalMessage]) -> Option<&str>
     match verdict {
         Verdict::DeliveredOnTime | Verdict::DeliveredLate => messages
             .iter()
-            .filter(|m| m.status == "delivered")
-            .min_by_key(|m| m.delivered_at)
-            .map(|m| m.channel.as_str()),
+            .filter_map(|m| Some((m.attempted().received()?, m.channel.as_str())))
+            .min()
+            .map(|(_, channel)| channel),
         Verdict::Unconfirmed => latest(|m| matches!(m.status.as_str(), "sent" | "unconfirmed")),
         Verdict::NotDelivered | Verdict::InProgress => latest(|_| true),
     }
@@ -161,6 +174,7 @@ impl ComplianceReport {
                     status,
                     delivered_at: row.delivered_at,
                     sent_at: row.sent_at,
+                    received_when_sent: row.received_when_sent.unwrap_or(false),
                 });
             }
         })
@@ -172,14 +186,7 @@ impl ComplianceReport {
     }
 
     fn add(&mut self, recipient: &LegalFactRow, messages: &[LegalMessage]) {
-        let attempted: Vec<Attempted> = messages
-            .iter()
-            .map(|m| Attempted {
-                status: &m.status,
-                legal_step: Some(0),
-                delivered_at: m.delivered_at,
-            })
-            .collect();
+        let attempted: Vec<Attempted> = messages.iter().map(LegalMessage::attempted).collect();
         let (verdict, _) = judge(Some(recipient.deadline_at), &attempted);
         let channel = deciding_channel(verdict, messages);
         self.total.add(verdict);

@@ -32,6 +32,7 @@ pub struct MessageColumns {
     pub next_attempt_at: Vec<i64>,
     pub legal_step: Vec<Option<i64>>,
     pub confirm_within_ms: Vec<Option<i64>>,
+    pub received_when_sent: Vec<bool>,
 }
 
 pub async fn sqlite_insert(
@@ -99,7 +100,7 @@ impl Rows {
             Rows::Messages(range) => {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
-                     legal_step, confirm_within_ms, created_at, updated_at) ",
+                     legal_step, confirm_within_ms, received_when_sent, created_at, updated_at) ",
                 );
                 qb.push_values(range, |mut b, i| {
                     b.push_bind(&messages.id[i])
@@ -110,6 +111,7 @@ impl Rows {
                         .push_bind(messages.next_attempt_at[i])
                         .push_bind(messages.legal_step[i])
                         .push_bind(messages.confirm_within_ms[i])
+                        .push_bind(messages.received_when_sent[i])
                         .push_bind(now)
                         .push_bind(now);
                 });
@@ -144,10 +146,12 @@ pub async fn postgres_insert(
     .await?;
     sqlx::query(
         "INSERT INTO messages (id, intent_id, recipient_idx, channel, status, next_attempt_at, \
-         legal_step, confirm_within_ms, created_at, updated_at) \
-         SELECT t.id, $1, t.recipient_idx, t.channel, t.status, t.next_attempt_at, t.legal_step, t.confirm_within_ms, $2, $2 \
-         FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[]) \
-         AS t(id, recipient_idx, channel, status, next_attempt_at, legal_step, confirm_within_ms)",
+         legal_step, confirm_within_ms, received_when_sent, created_at, updated_at) \
+         SELECT t.id, $1, t.recipient_idx, t.channel, t.status, t.next_attempt_at, t.legal_step, t.confirm_within_ms, \
+         t.received_when_sent, $2, $2 \
+         FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], \
+         $10::boolean[]) \
+         AS t(id, recipient_idx, channel, status, next_attempt_at, legal_step, confirm_within_ms, received_when_sent)",
     )
     .bind(intent_id)
     .bind(now)
@@ -158,6 +162,7 @@ pub async fn postgres_insert(
     .bind(&messages.next_attempt_at)
     .bind(&messages.legal_step)
     .bind(&messages.confirm_within_ms)
+    .bind(&messages.received_when_sent)
     .execute(&mut **tx)
     .await?;
     Ok(())

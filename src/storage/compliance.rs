@@ -2,6 +2,10 @@
 
 use super::{Db, with_pool};
 
+/// A legal-notice message `m` that reached the recipient: delivered, or sent where it is
+/// deemed received when sent (`messages.received_when_sent`).
+const RECEIVED: &str = "m.legal_step IS NOT NULL AND (m.status = 'delivered' OR (m.received_when_sent AND m.sent_at IS NOT NULL))";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AtRiskRow {
     pub intent_id: String,
@@ -17,14 +21,14 @@ pub struct AtRiskRow {
 
 impl Db {
     /// Recipients whose deadline is before `until` (epoch ms; already-passed ones too) and
-    /// none of whose legal-notice messages is delivered, soonest first.
+    /// none of whose legal-notice messages reached them, soonest first.
     pub async fn at_risk(
         &self,
         until: i64,
         client: Option<&str>,
         limit: i64,
     ) -> anyhow::Result<Vec<AtRiskRow>> {
-        let rows = with_pool!(self, pool => sqlx::query_as::<_, AtRiskRow>(
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, AtRiskRow>(sqlx::AssertSqlSafe(format!(
             "SELECT r.intent_id, i.external_id, i.kind, r.idx AS recipient_idx, r.account_number, r.customer_type, \
              r.deadline_at, \
              (SELECT COUNT(*) FROM messages s WHERE s.intent_id = r.intent_id AND s.recipient_idx = r.idx \
@@ -32,9 +36,9 @@ impl Db {
              FROM recipients r JOIN intents i ON i.id = r.intent_id \
              WHERE r.deadline_at IS NOT NULL AND r.deadline_at <= $1 AND ($2 IS NULL OR i.client = $2) \
              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
-                             AND m.legal_step IS NOT NULL AND m.status = 'delivered') \
-             ORDER BY r.deadline_at LIMIT $3",
-        )
+                             AND {RECEIVED}) \
+             ORDER BY r.deadline_at LIMIT $3"
+        )))
         .bind(until)
         .bind(client)
         .bind(limit)
@@ -47,12 +51,12 @@ impl Db {
 impl Db {
     /// How many recipients [`Db::at_risk`] would list up to `until`, for the metrics.
     pub async fn at_risk_count(&self, until: i64) -> anyhow::Result<i64> {
-        let (n,) = with_pool!(self, pool => sqlx::query_as::<_, (i64,)>(
+        let (n,) = with_pool!(self, pool => sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM recipients r \
              WHERE r.deadline_at IS NOT NULL AND r.deadline_at <= $1 \
              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
-                             AND m.legal_step IS NOT NULL AND m.status = 'delivered')",
-        )
+                             AND {RECEIVED})"
+        )))
         .bind(until)
         .fetch_one(pool)
         .await)?;

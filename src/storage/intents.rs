@@ -70,6 +70,8 @@ pub struct MessageRow {
     pub updated_at: i64,
     pub next_attempt_at: i64,
     pub legal_step: Option<i64>,
+    /// Deemed received when sent (Decree 442: a contact the contract names).
+    pub received_when_sent: bool,
     pub sms_encoding: Option<String>,
     pub sms_parts: Option<i64>,
 }
@@ -260,7 +262,7 @@ impl Db {
     ) -> anyhow::Result<Vec<MessageRow>> {
         let rows = with_pool!(self, pool => sqlx::query_as::<_, MessageRow>(
             "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-             content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, \
+             content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, received_when_sent, \
              sms_encoding, sms_parts FROM messages \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 ORDER BY recipient_idx, channel",
         )
@@ -380,5 +382,7 @@ fn push_columns(
             .push(step.and_then(|s| s.legal_step).map(i64::from));
         m.confirm_within_ms
             .push(step.map(|s| s.confirm_within.as_millis() as i64));
+        m.received_when_sent
+            .push(step.is_some_and(|s| s.received_when_sent));
     }
 }

@@ -4,10 +4,11 @@
 //! claim is one `UPDATE … RETURNING`, so exactly one worker gets each due message, and a
 //! worker that dies mid-send loses its messages only when the lease runs out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use super::ledger::NewEntry;
+use super::receipt_groups::GroupStatements;
 use super::{Db, Dialect, with_pool};
 use crate::channels::Exchange;
 use crate::channels::profiles::SmsText;
@@ -24,7 +25,12 @@ pub struct Claimed {
     pub attempts: i64,
     /// Earlier claims of it that ended with no outcome (migration `lost_claims`).
     pub lost_claims: i64,
+    /// Deemed received once sent: sending it ends its legal chain.
+    pub received_when_sent: bool,
 }
+
+/// Why the later steps of a chain end when a notice deemed received is sent.
+const RECEIVED_WHEN_SENT: &str = "not needed: the legal notice was sent to a contact the contract names (deemed received when sent)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutcomeStatus {
@@ -124,7 +130,7 @@ impl Db {
              claim_id = $6, lost_claims = lost_claims + CASE WHEN status = 'sending' THEN 1 ELSE 0 END \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
              AND ((status = 'queued' AND next_attempt_at <= $5) OR (status = 'sending' AND lease_until < $5)) \
-             RETURNING id, recipient_idx, channel, attempts, lost_claims",
+             RETURNING id, recipient_idx, channel, attempts, lost_claims, received_when_sent",
         )
         .bind(intent_id)
         .bind(first)
@@ -184,7 +190,8 @@ impl Db {
     /// — and, in the same transaction, queues a job for the earliest message of the range
     /// still waiting (a retry, a closed window), so no waiting message is left without one.
     /// `claimed` is what the claim returned: each attempt's ledger entry is made from it
-    /// before the transaction, which on SQLite holds the one write lock.
+    /// before the transaction, which on SQLite holds the one write lock. A notice deemed
+    /// received when sent ends its chain here, as a delivery report would.
     pub async fn record_outcomes(
         &self,
         job: &DeliveryJob,
@@ -195,6 +202,12 @@ impl Db {
     ) -> anyhow::Result<()> {
         let mut attempts = attempt_entries(&job.intent_id, claimed, outcomes, now);
         let mut entries = Vec::with_capacity(attempts.len());
+        let deemed: HashSet<&str> = claimed
+            .iter()
+            .filter(|c| c.received_when_sent)
+            .map(|c| c.id.as_str())
+            .collect();
+        let mut received: Vec<String> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let setup = outcomes_setup(pool);
@@ -230,6 +243,21 @@ impl Db {
                 // Only the outcomes the claim still held were written: those get entries.
                 let written = query.bind(claim_id).fetch_all(&mut *tx).await?;
                 entries.extend(written.iter().filter_map(|id| attempts.remove(id.as_str())));
+                if !deemed.is_empty() {
+                    let sent: HashSet<&str> = chunk
+                        .iter()
+                        .filter(|o| o.status == OutcomeStatus::Sent && deemed.contains(o.message_id.as_str()))
+                        .map(|o| o.message_id.as_str())
+                        .collect();
+                    received.extend(written.into_iter().filter(|id| sent.contains(id.as_str())));
+                }
+            }
+            if !received.is_empty() {
+                let ids: Vec<&str> = received.iter().map(String::as_str).collect();
+                let ended = GroupStatements::end_chains(&mut tx, &ids, RECEIVED_WHEN_SENT, now).await?;
+                entries.extend(ended.into_iter().map(|(id, intent_id, _)| {
+                    NewEntry::about_message(now, &intent_id, &id, Fact::Cancelled { reason: RECEIVED_WHEN_SENT.into() })
+                }));
             }
             let (next,) = sqlx::query_as::<_, (Option<i64>,)>(
                 "SELECT MIN(next_attempt_at) FROM messages \
@@ -265,7 +293,7 @@ impl Db {
                  WHERE p.intent_id = messages.intent_id AND p.recipient_idx = messages.recipient_idx \
                  AND p.legal_step = messages.legal_step - 1 \
                  AND (p.status IN ('failed', 'unconfirmed') \
-                      OR (p.status = 'sent' AND p.sent_at + p.confirm_within_ms <= $1)))) \
+                      OR (p.status = 'sent' AND NOT p.received_when_sent AND p.sent_at + p.confirm_within_ms <= $1)))) \
                  RETURNING id, intent_id, recipient_idx, legal_step, \
                  (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
             )
@@ -303,7 +331,8 @@ impl Db {
             let mut tx = pool.begin().await?;
             let rows = sqlx::query_as::<_, (String, String)>(
                 "UPDATE messages SET status = 'unconfirmed', updated_at = $3, last_error = $4 \
-                 WHERE status = 'sent' AND gateway LIKE $1 AND sent_at < $2 RETURNING id, intent_id",
+                 WHERE status = 'sent' AND NOT received_when_sent AND gateway LIKE $1 AND sent_at < $2 \
+                 RETURNING id, intent_id",
             )
             .bind(format!("{gateway_prefix}%"))
             .bind(sent_before)
@@ -375,6 +404,7 @@ fn attempt_entries<'a>(
                 request_sha256: o.exchange.request_sha256.clone(),
                 response_sha256: o.exchange.response_sha256.clone(),
                 error: o.error.clone(),
+                received_when_sent: message.received_when_sent,
             };
             let entry = NewEntry::about_message(now, intent_id, &o.message_id, fact);
             Some((o.message_id.as_str(), entry))

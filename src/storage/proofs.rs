@@ -106,7 +106,7 @@ impl Db {
             .await?;
             let messages = sqlx::query_as::<_, ProofMessage>(
                 "SELECT id, recipient_idx, channel, status, attempts, last_error, gateway, gateway_message_id, \
-                 content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, \
+                 content_sha256, template, sent_at, delivered_at, updated_at, next_attempt_at, legal_step, received_when_sent, \
                  sms_encoding, sms_parts, content FROM messages \
                  WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
                  ORDER BY recipient_idx, legal_step, channel",

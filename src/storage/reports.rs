@@ -17,6 +17,7 @@ pub struct LegalFactRow {
     pub status: Option<String>,
     pub delivered_at: Option<i64>,
     pub sent_at: Option<i64>,
+    pub received_when_sent: Option<bool>,
 }
 
 impl Db {
@@ -33,7 +34,7 @@ impl Db {
         with_pool!(self, pool => {
             let mut rows = sqlx::query_as::<_, LegalFactRow>(
                 "SELECT r.intent_id, r.idx AS recipient_idx, i.kind, r.customer_type, r.deadline_at, \
-                 m.channel, m.status, m.delivered_at, m.sent_at \
+                 m.channel, m.status, m.delivered_at, m.sent_at, m.received_when_sent \
                  FROM recipients r JOIN intents i ON i.id = r.intent_id \
                  LEFT JOIN messages m ON m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
                                       AND m.legal_step IS NOT NULL \
