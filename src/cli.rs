@@ -70,6 +70,9 @@ enum Command {
         /// The account, to apply its contract's override if there is one.
         #[arg(long)]
         account: Option<String>,
+        /// The recipient's region, ISO 3166-2 (RU-TA), to count its own days off.
+        #[arg(long, value_parser = parse_region)]
+        region: Option<String>,
         /// For appeal_reply: written, written_extended, answering_machine_phone, answering_machine_address.
         #[arg(long, value_parser = parse_appeal, default_value = "written")]
         appeal: AppealVariant,
@@ -146,6 +149,12 @@ fn parse_appeal(s: &str) -> Result<AppealVariant, String> {
         .map_err(|_| format!("unknown appeal variant '{s}'"))
 }
 
+fn parse_region(s: &str) -> Result<String, String> {
+    crate::calendar::is_region_code(s)
+        .then(|| s.to_owned())
+        .ok_or_else(|| format!("'{s}': {}", crate::recipients::REGION_FORMAT))
+}
+
 fn parse_event(s: &str) -> Result<EventMoment, String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(EventMoment::Date(d));
@@ -206,6 +215,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             event,
             tz,
             account,
+            region,
             appeal,
         } => {
             let rulebook = Rulebook::load(&settings.deadlines)?;
@@ -215,6 +225,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 account_number: account.as_deref(),
                 event,
                 tz,
+                region: region.as_deref(),
                 appeal,
             })?;
             println!("{}", serde_json::to_string_pretty(&deadline)?);

@@ -168,6 +168,30 @@ fn a_missing_calendar_year_within_twelve_months_is_named() {
 }
 
 #[test]
+fn a_regional_calendar_without_this_years_data_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let calendar = dir.path().join("calendar");
+    copy_dir(&repo("config/calendar"), &calendar);
+    std::fs::write(
+        calendar.join("overlays/testland.toml"),
+        "layer = \"overlay\"\nname = \"Testland\"\nregions = [\"RU-XX\"]\nyears = [2025]\n\
+         source = \"test\"\nconfirmed = true\n",
+    )
+    .unwrap();
+    let config = format!("[deadlines]\ncalendar_dir = \"{}\"\n", calendar.display());
+    let (out, _, stderr) = check(dir.path(), Some(&config), &[]);
+    let year = chrono::Utc::now().year();
+    assert_problem(
+        &out,
+        &stderr,
+        &[
+            "calendar of RU-XX",
+            &format!("'Testland' does not cover {year}"),
+        ],
+    );
+}
+
+#[test]
 fn broken_policies_or_channel_plans_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.toml");

@@ -14,6 +14,7 @@ both_backends! {
     intake_refuses_an_event_in_a_year_without_a_calendar;
     deadline_endpoint_explains_the_rule;
     an_appeal_left_on_the_answering_machine_gets_its_own_term;
+    intake_counts_each_recipient_by_its_regions_calendar;
 }
 
 fn cli_deadline(args: &[&str]) -> Value {
@@ -245,6 +246,59 @@ fn a_regional_overlay_adds_the_republics_holidays_without_code() {
             .to_string()
             .contains("Republic Day")
     );
+    // The same overlay for one recipient in the republic, by its region (`regions` in
+    // the overlay file): the federal calendar elsewhere is untouched.
+    let mut in_republic = args.to_vec();
+    in_republic.extend(["--region", "RU-TA"]);
+    let by_region = cli_deadline(&in_republic);
+    assert_eq!(by_region["deadline"], "2027-08-19T23:59:59+03:00");
+    assert_eq!(by_region["region"], "RU-TA");
+    let mut elsewhere = args.to_vec();
+    elsewhere.extend(["--region", "RU-MOW"]);
+    assert_eq!(
+        cli_deadline(&elsewhere)["deadline"],
+        "2027-08-22T23:59:59+03:00"
+    );
+}
+
+/// A recipient's `region` picks its calendar at intake: two legal entities in one zone,
+/// one of them in Tatarstan, get deadlines a working day apart.
+async fn intake_counts_each_recipient_by_its_regions_calendar(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = example("debt_warning");
+    body["event"]["restriction_date"] = json!("2027-09-06");
+    body["event"]["pay_by"] = json!("2027-09-01");
+    let mut kazan = body["recipients"][1].clone();
+    kazan["time_zone"] = json!("Europe/Moscow");
+    let mut moscow = kazan.clone();
+    kazan["region"] = json!("RU-TA");
+    moscow["account_number"] = json!("77-0045872/01");
+    body["recipients"] = json!([kazan, moscow]);
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let (_, intent) = app
+        .get_json(&format!("/v1/intents/{}", accepted["id"].as_str().unwrap()))
+        .await;
+    let deadlines: Vec<&str> = intent["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["deadline"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deadlines,
+        ["2027-08-19T20:59:59.000Z", "2027-08-22T20:59:59.000Z"],
+        "{intent}"
+    );
+    assert_eq!(intent["recipients"][0]["region"], "RU-TA");
+    assert_eq!(intent["recipients"][1]["region"], Value::Null);
+
+    body["recipients"][0]["region"] = json!("Tatarstan");
+    let problem = app.refuse(&body).await;
+    assert_eq!(
+        problem["errors"][0]["field"], "recipients[0].region",
+        "{problem}"
+    );
+    app.stop().await;
 }
 
 async fn an_appeal_left_on_the_answering_machine_gets_its_own_term(backend: Backend) {

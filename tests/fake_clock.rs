@@ -16,6 +16,7 @@ use vestnik::queue::DeliveryJob;
 both_backends! {
     a_night_sms_waits_for_morning_then_escalates_to_email_when_unconfirmed;
     a_letter_leaves_at_its_latest_start_before_the_emails_wait_is_over;
+    a_regional_holiday_closes_the_working_day_window_in_that_region_only;
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -154,6 +155,48 @@ async fn a_letter_leaves_at_its_latest_start_before_the_emails_wait_is_over(back
     assert!(
         letter_sent < email_sent + chrono::Duration::hours(24),
         "latency, not the email's 24 h wait, started it"
+    );
+    app.stop().await;
+}
+
+/// Republic Day, Mon 30 Aug 2027, is a day off in Tatarstan only: a debt notice (working
+/// days only) to a customer there waits for Tuesday; the same notice in Moscow goes.
+async fn a_regional_holiday_closes_the_working_day_window_in_that_region_only(backend: Backend) {
+    // 10:00 in Moscow and Kazan.
+    let clock = Clock::fake(at("2027-08-30T07:00:00Z"));
+    let app = app(backend, &clock).await;
+    let mut body = example("debt_warning");
+    let mut kazan = body["recipients"][1].clone(); // a legal entity
+    kazan["time_zone"] = json!("Europe/Moscow");
+    kazan["channels"] = json!(["email", "mail"]);
+    let mut moscow = kazan.clone();
+    kazan["region"] = json!("RU-TA");
+    moscow["account_number"] = json!("77-0045872/01");
+    body["recipients"] = json!([kazan, moscow]);
+    body["event"]["restriction_date"] = json!("2027-10-15");
+    body["event"]["pay_by"] = json!("2027-10-14");
+    let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap();
+
+    let done = app
+        .wait_for(id, "sent one email and deferred the other", |i| {
+            common::channel(i, 1, "email")["status"] == "sent"
+                && common::channel(i, 0, "email")["reason"].is_string()
+        })
+        .await;
+    let waiting = common::channel(&done, 0, "email");
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap()
+            .contains("working days only"),
+        "{waiting}"
+    );
+    assert_eq!(
+        at(waiting["next_attempt_at"].as_str().unwrap()),
+        at("2027-08-30T21:00:00Z"),
+        "Tuesday 00:00 in Kazan"
     );
     app.stop().await;
 }

@@ -23,6 +23,8 @@ pub struct DeadlineRequest {
     event: EventMoment,
     time_zone: String,
     account_number: Option<String>,
+    /// ISO 3166-2 (`RU-TA`): the region whose own days off count.
+    region: Option<String>,
     #[serde(default)]
     appeal: AppealVariant,
 }
@@ -60,12 +62,18 @@ pub async fn compute(
             format!("'{}' is not an IANA time zone", request.time_zone),
         )
     })?;
+    if let Some(region) = request.region.as_deref()
+        && !crate::calendar::is_region_code(region)
+    {
+        return Err(invalid("region", crate::recipients::REGION_FORMAT.into()));
+    }
     let query = DeadlineQuery {
         kind: request.kind,
         customer_type: request.customer_type,
         account_number: request.account_number.as_deref(),
         event: request.event,
         tz,
+        region: request.region.as_deref(),
         appeal: request.appeal,
     };
     state

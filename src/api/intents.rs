@@ -339,6 +339,7 @@ pub async fn get(
             "account_number": r.account_number,
             "customer_type": r.customer_type,
             "time_zone": r.time_zone,
+            "region": r.details.0.get("region").filter(|v| !v.is_null()),
             "deadline": r.deadline_at.map(rfc3339),
             "channels": channels,
         }));

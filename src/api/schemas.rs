@@ -55,6 +55,10 @@ pub struct RecipientRequest {
     name: String,
     #[schema(example = "Europe/Moscow")]
     time_zone: String,
+    /// ISO 3166-2 code of the recipient's region (`RU-TA`): a region with days off of its
+    /// own (`config/calendar/overlays/`) counts them in deadlines and sending windows.
+    #[schema(example = "RU-TA")]
+    region: Option<String>,
     contacts: ContactsRequest,
     /// In order of preference; the legal ones form an escalation chain.
     channels: Vec<ChannelName>,
@@ -129,6 +133,8 @@ pub struct RecipientView {
     account_number: String,
     customer_type: CustomerTypeName,
     time_zone: String,
+    /// ISO 3166-2, when the request named one.
+    region: Option<String>,
     deadline: Option<String>,
     channels: Vec<MessageView>,
 }
@@ -175,6 +181,9 @@ pub struct DeadlineRequest {
     #[schema(example = "Europe/Moscow")]
     time_zone: String,
     account_number: Option<String>,
+    /// ISO 3166-2 code of the recipient's region (`RU-TA`): its own days off count.
+    #[schema(example = "RU-TA")]
+    region: Option<String>,
     /// `appeal_reply` only: which reply term applies.
     #[schema(nullable = false)]
     appeal: Option<AppealName>,

@@ -71,6 +71,9 @@ struct FileData {
     years: Vec<i32>,
     source: String,
     confirmed: bool,
+    /// Overlays only: the regions (ISO 3166-2 codes) whose recipients it applies to.
+    #[serde(default)]
+    regions: Vec<String>,
     #[serde(default)]
     holidays: Vec<EntryData>,
     #[serde(default)]
@@ -166,6 +169,58 @@ impl Calendar {
         Ok(self)
     }
 
+    /// One calendar per region for the overlays in `dir/overlays/` that name `regions`:
+    /// this calendar plus the region's overlays. Overlays in `skip` (already merged into
+    /// this one for everybody) are left out; a region without an overlay uses this one.
+    pub fn load_regions(
+        &self,
+        dir: &Path,
+        skip: &[String],
+    ) -> Result<BTreeMap<String, Calendar>, CalendarError> {
+        let dir = dir.join("overlays");
+        let io = |source| CalendarError::Io {
+            path: dir.clone(),
+            source,
+        };
+        let mut paths = Vec::new();
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let path = entry.map_err(io)?.path();
+                    let stem = path
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or_default();
+                    if path.extension().is_some_and(|e| e == "toml")
+                        && !skip.iter().any(|s| s == stem)
+                    {
+                        paths.push(path);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        paths.sort();
+        let mut regions: BTreeMap<String, Calendar> = BTreeMap::new();
+        for path in paths {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|source| CalendarError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let data: FileData = toml::from_str(&text).map_err(|e| CalendarError::Malformed {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
+            for region in data.regions {
+                let calendar = regions.entry(region).or_insert_with(|| self.clone());
+                calendar.add_toml(&origin, &text)?;
+            }
+        }
+        Ok(regions)
+    }
+
     /// Builds a calendar from file contents, merged in order.
     pub fn from_toml_strs<'a>(
         texts: impl IntoIterator<Item = &'a str>,
@@ -194,6 +249,16 @@ impl Calendar {
         let data: FileData = toml::from_str(text).map_err(|e| malformed(e.to_string()))?;
         if data.years.is_empty() {
             return Err(malformed("`years` is empty".into()));
+        }
+        if let Some(code) = data.regions.iter().find(|c| !is_region_code(c)) {
+            return Err(malformed(format!(
+                "region '{code}' is not an ISO 3166-2 code of a Russian region (e.g. RU-TA)"
+            )));
+        }
+        if matches!(data.layer, Layer::Base) && !data.regions.is_empty() {
+            return Err(malformed(
+                "a base calendar applies to every region; `regions` is for overlays".into(),
+            ));
         }
         let years: BTreeSet<i32> = data.years.iter().copied().collect();
         // Validate the whole file before touching `self`, so a failed merge changes nothing.
@@ -382,6 +447,13 @@ fn toml_date(value: &toml::value::Datetime) -> Option<NaiveDate> {
         }
         _ => None,
     }
+}
+
+/// `RU-` and two or three capital letters: the ISO 3166-2 form of a Russian region's code
+/// (`RU-TA` Tatarstan, `RU-MOW` Moscow). Which regions have their own days off is data.
+pub fn is_region_code(code: &str) -> bool {
+    code.strip_prefix("RU-")
+        .is_some_and(|c| (2..=3).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase()))
 }
 
 /// Saturday or Sunday, before any transfer is applied.

@@ -133,6 +133,44 @@ fn loads_the_config_directory_and_a_missing_overlay_is_an_io_error() {
 }
 
 #[test]
+fn overlays_that_name_regions_make_one_calendar_per_region() {
+    let federal = Calendar::load_dir(config_dir()).unwrap();
+    let regions = federal.load_regions(&config_dir(), &[]).unwrap();
+    assert_eq!(regions.keys().collect::<Vec<_>>(), ["RU-TA"]);
+    assert!(!regions["RU-TA"].is_working_day(d(2026, 11, 6)).unwrap());
+    assert!(federal.is_working_day(d(2026, 11, 6)).unwrap());
+    // Applied to everybody already: not again per region.
+    let all = federal
+        .load_regions(&config_dir(), &["tatarstan".into()])
+        .unwrap();
+    assert!(all.is_empty());
+    // No overlays directory: no regional calendars, not an error.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(federal.load_regions(empty.path(), &[]).unwrap().is_empty());
+}
+
+#[test]
+fn region_codes_are_checked_and_only_overlays_name_them() {
+    assert!(is_region_code("RU-TA") && is_region_code("RU-MOW"));
+    for bad in ["RU-T", "ru-ta", "RU-TATA", "TA", "RU-T4"] {
+        assert!(!is_region_code(bad), "{bad}");
+    }
+    let named = OVERLAY.replace(
+        "confirmed = true",
+        "confirmed = true\n    regions = [\"Tatarstan\"]",
+    );
+    let err = shipped().add_toml("overlay", &named).unwrap_err();
+    assert!(err.to_string().contains("'Tatarstan'"), "{err}");
+    let base = include_str!("../../config/calendar/ru-2026.toml").replacen(
+        "confirmed =",
+        "regions = [\"RU-TA\"]\nconfirmed =",
+        1,
+    );
+    let err = Calendar::from_toml_strs([base.as_str()]).unwrap_err();
+    assert!(err.to_string().contains("base calendar"), "{err}");
+}
+
+#[test]
 fn working_day_helpers_skip_the_new_year_holidays() {
     let cal = shipped();
     let (dec29, dec30, jan12) = (d(2025, 12, 29), d(2025, 12, 30), d(2026, 1, 12));

@@ -167,8 +167,17 @@ pub fn calendar(settings: &Settings, today: NaiveDate) -> Vec<String> {
         Ok(c) => c,
         Err(e) => return vec![format!("calendar in {}: {e}", d.calendar_dir.display())],
     };
+    let regions = match calendar.load_regions(&d.calendar_dir, &d.calendar_overlays) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![format!(
+                "regional calendars in {}: {e}",
+                d.calendar_dir.display()
+            )];
+        }
+    };
     let until = today + Months::new(12);
-    (today.year()..=until.year())
+    let mut problems: Vec<String> = (today.year()..=until.year())
         .filter_map(|year| calendar.year_source(year).err())
         .map(|e| {
             format!(
@@ -176,7 +185,16 @@ pub fn calendar(settings: &Settings, today: NaiveDate) -> Vec<String> {
                 d.calendar_dir.display()
             )
         })
-        .collect()
+        .collect();
+    if problems.is_empty() {
+        // A region's recipients would be refused where its overlay has no data.
+        problems.extend(regions.iter().flat_map(|(region, calendar)| {
+            (today.year()..=until.year())
+                .filter_map(|year| calendar.year_source(year).err())
+                .map(move |e| format!("calendar of {region} (needed until {until}): {e}"))
+        }));
+    }
+    problems
 }
 
 /// Policies and channel plans load as [`Rulebook::load`] loads them. When the calendar

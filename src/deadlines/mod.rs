@@ -112,6 +112,9 @@ pub struct DeadlineQuery<'a> {
     pub event: EventMoment,
     /// The recipient's time zone.
     pub tz: Tz,
+    /// The recipient's region (ISO 3166-2), whose own days off count; none: federal only.
+    /// Only [`Rulebook::deadline`] picks the calendar by it.
+    pub region: Option<&'a str>,
     pub appeal: AppealVariant,
 }
 
@@ -123,6 +126,9 @@ pub struct Deadline {
     pub deadline_utc: DateTime<Utc>,
     /// IANA name of the recipient's time zone.
     pub time_zone: String,
+    /// The region whose calendar counted (ISO 3166-2), when the recipient named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub rule: AppliedRule,
     pub explain: Explanation,
 }
@@ -184,6 +190,7 @@ pub fn compute(
         account_number,
         event,
         tz,
+        region: None,
         appeal: AppealVariant::default(),
     };
     compute_query(calendar, policies, &query)
@@ -282,6 +289,7 @@ pub fn compute_query(
         deadline_utc: deadline.with_timezone(&Utc),
         deadline,
         time_zone: query.tz.name().to_owned(),
+        region: query.region.map(str::to_owned),
         rule: applied,
         explain: Explanation {
             event_day,

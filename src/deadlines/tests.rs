@@ -39,6 +39,7 @@ fn query(
         account_number: None,
         event: EventMoment::Date(event),
         tz,
+        region: None,
         appeal,
     }
 }
@@ -243,9 +244,9 @@ fn an_override_of_an_appeal_variant_reaches_its_account_among_many() {
         EventMoment::Date(d(2026, 12, 1)),
         AppealVariant::AnsweringMachinePhone,
         [
-            (Individual, "1", tz),
-            (Individual, "6300123456", tz),
-            (Individual, "2", tz),
+            (Individual, "1", tz, None),
+            (Individual, "6300123456", tz, None),
+            (Individual, "2", tz, None),
         ]
         .into_iter(),
     );
@@ -259,6 +260,33 @@ fn an_override_of_an_appeal_variant_reaches_its_account_among_many() {
         got[1].as_ref().unwrap().rule.origin,
         RuleOrigin::AccountOverride
     );
+}
+
+/// A recipient's region picks its calendar; recipients of one zone in different regions
+/// do not share a computation.
+#[test]
+fn a_recipient_in_a_region_with_its_own_holiday_counts_it() {
+    let rulebook = super::Rulebook::load(&crate::settings::Settings::defaults().deadlines).unwrap();
+    assert_eq!(rulebook.regions().collect::<Vec<_>>(), ["RU-TA"]);
+    let tz = chrono_tz::Europe::Moscow;
+    let got = rulebook.deadlines(
+        AppealReply,
+        EventMoment::Date(d(2026, 11, 2)),
+        AppealVariant::AnsweringMachinePhone,
+        [
+            (Individual, "1", tz, None),
+            (Individual, "2", tz, Some("RU-TA")),
+            (Individual, "3", tz, Some("RU-MOW")),
+        ]
+        .into_iter(),
+    );
+    let got: Vec<_> = got.into_iter().map(Result::unwrap).collect();
+    let days: Vec<_> = got.iter().map(|r| r.explain.deadline_day).collect();
+    // 5 working days after Mon 2 Nov, past 4 Nov (federal): 10 Nov; in Tatarstan also
+    // past its Constitution Day, Fri 6 Nov: 11 Nov. Moscow has no days of its own.
+    assert_eq!(days, [d(2026, 11, 10), d(2026, 11, 11), d(2026, 11, 10)]);
+    assert_eq!(got[1].region.as_deref(), Some("RU-TA"));
+    assert_eq!(got[0].region, None);
 }
 
 #[test]

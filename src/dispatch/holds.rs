@@ -94,8 +94,9 @@ impl Dispatcher {
         let channel = Channel::parse(&message.channel)?;
         let customer_type = CustomerType::parse(&recipient.customer_type)?;
         let tz: Tz = recipient.time_zone.parse().ok()?;
+        let region = recipient.details.0["region"].as_str();
         let (at, why) = match self.rulebook.plans.window_wait(
-            &self.rulebook.calendar,
+            self.rulebook.calendar_for(region),
             intent.kind,
             customer_type,
             channel,

@@ -11,11 +11,12 @@ use crate::intents::IntentKind;
 use crate::pii;
 
 /// Every column the importer knows, in the documented order.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     "account_number",
     "customer_type",
     "name",
     "time_zone",
+    "region",
     "email",
     "phone",
     "fax",
@@ -102,7 +103,13 @@ impl Columns {
                 into.insert(key.to_owned(), Value::from(v));
             }
         };
-        for c in ["account_number", "customer_type", "name", "time_zone"] {
+        for c in [
+            "account_number",
+            "customer_type",
+            "name",
+            "time_zone",
+            "region",
+        ] {
             put(&mut out, c, c);
         }
         let mut contacts = Map::new();
@@ -208,12 +215,13 @@ mod tests {
 
     #[test]
     fn a_row_becomes_an_intake_recipient() {
-        let cols = Columns::from_header(&header(&ALL[..11]), IntentKind::PlannedOutage).unwrap();
+        let cols = Columns::from_header(&header(&ALL[..12]), IntentKind::PlannedOutage).unwrap();
         let row = StringRecord::from(vec![
             " 7701 ",
             "individual",
             "Иванов И.",
             "Europe/Moscow",
+            "RU-TA",
             "",
             "+79161234567",
             "",
@@ -224,6 +232,7 @@ mod tests {
         ]);
         let json = cols.recipient(&row);
         assert_eq!(json["account_number"], "7701");
+        assert_eq!(json["region"], "RU-TA");
         assert_eq!(json["contacts"]["postal_address"]["postcode"], "101000");
         assert!(json["contacts"].get("email").is_none());
         assert_eq!(json["channels"], serde_json::json!(["sms", "mail"]));

@@ -32,9 +32,14 @@ impl NewIntent {
             self.kind,
             moment,
             appeal,
-            self.recipients
-                .iter()
-                .map(|r| (r.customer_type, r.account_number.as_str(), r.time_zone)),
+            self.recipients.iter().map(|r| {
+                (
+                    r.customer_type,
+                    r.account_number.as_str(),
+                    r.time_zone,
+                    r.region.as_deref(),
+                )
+            }),
         );
         let mut late = 0usize;
         let mut facts = crate::ledger::DeadlineFacts::new(&moment);
@@ -68,7 +73,10 @@ impl NewIntent {
                 &recipient.channels,
                 Some(deadline.deadline_utc),
                 now,
-                Some((&rulebook.calendar, recipient.time_zone)),
+                Some((
+                    rulebook.calendar_for(recipient.region.as_deref()),
+                    recipient.time_zone,
+                )),
             );
             let (steps, late_reason) = match schedule {
                 Ok(steps) if late_reason.is_none() => (steps, None),
@@ -153,7 +161,8 @@ impl NewIntent {
     }
 }
 
-/// A controller may come only on a working day within the configured hours.
+/// A controller may come only on a working day (in every recipient's region) within the
+/// configured hours.
 fn check_visit_hours(intent: &NewIntent, rulebook: &Rulebook, errors: &mut FieldErrors) {
     let event = &intent.event;
     let date = event["visit_date"]
@@ -168,13 +177,26 @@ fn check_visit_hours(intent: &NewIntent, rulebook: &Rulebook, errors: &mut Field
     else {
         return;
     };
-    match rulebook.calendar.is_working_day(date) {
-        Ok(true) => {}
-        Ok(false) => errors.push(
-            "event.visit_date",
-            format!("{date} is not a working day; meter visits are on working days only"),
-        ),
-        Err(e) => errors.push("event.visit_date", e.to_string()),
+    let regions: std::collections::BTreeSet<Option<&str>> = intent
+        .recipients
+        .iter()
+        .map(|r| r.region.as_deref())
+        .collect();
+    for region in regions {
+        let off = match rulebook.calendar_for(region).is_working_day(date) {
+            Ok(true) => continue,
+            Ok(false) => match region {
+                None => {
+                    format!("{date} is not a working day; meter visits are on working days only")
+                }
+                Some(r) => format!(
+                    "{date} is not a working day in {r}, where some recipients are; meter visits are on working days only"
+                ),
+            },
+            Err(e) => e.to_string(),
+        };
+        errors.push("event.visit_date", off);
+        break;
     }
     let hours = rulebook.plans.meter_visit.working_days;
     let minutes = |t: NaiveTime| t.hour() * 60 + t.minute();

@@ -10,6 +10,10 @@ pub use contacts::{EmailAddress, PhoneNumber, PostalAddress};
 
 use crate::validation::{FieldErrors, Loose, optional, required, text};
 
+/// What a `region` must look like.
+pub const REGION_FORMAT: &str =
+    "must be the region's ISO 3166-2 code: RU- and 2 or 3 capital letters, e.g. RU-TA";
+
 /// Individual (household) or legal entity: deadlines and channel plans differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +108,10 @@ pub struct Recipient {
     pub customer_type: CustomerType,
     pub name: String,
     pub time_zone: Tz,
+    /// ISO 3166-2 code (`RU-TA`): the region whose own days off count for this recipient's
+    /// deadlines and sending windows (`config/calendar/overlays/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub contacts: Contacts,
     pub channels: Vec<Channel>,
     /// The channels whose contact point (in `contacts`) is the one the supply contract
@@ -127,6 +135,7 @@ pub struct RawRecipient {
     customer_type: Option<Loose<String>>,
     name: Option<Loose<String>>,
     time_zone: Option<Loose<String>>,
+    region: Option<Loose<String>>,
     contacts: Option<Loose<RawContacts>>,
     channels: Option<Loose<Vec<String>>>,
     contract_contacts: Option<Loose<Vec<String>>>,
@@ -181,6 +190,12 @@ impl RawRecipient {
         let time_zone = required(self.time_zone, &p("time_zone"), errors).and_then(|z| {
             z.parse::<Tz>()
                 .map_err(|_| errors.push(p("time_zone"), format!("'{z}' is not an IANA time zone")))
+                .ok()
+        });
+        let region = optional(self.region, &p("region"), errors).and_then(|r| {
+            crate::calendar::is_region_code(&r)
+                .then_some(r)
+                .ok_or_else(|| errors.push(p("region"), REGION_FORMAT))
                 .ok()
         });
         let contacts = required(self.contacts, &p("contacts"), errors)
@@ -253,6 +268,7 @@ impl RawRecipient {
                 customer_type: customer_type?,
                 name: name?,
                 time_zone: time_zone?,
+                region,
                 contacts,
                 channels: channels?,
                 contract_contacts: contract_contacts.unwrap_or_default(),

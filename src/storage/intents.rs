@@ -358,7 +358,7 @@ fn push_columns(
         .as_ref()
         .map(|pdf| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf.as_slice())));
     let details = json!({"name": recipient.name, "contacts": recipient.contacts,
-        "debt": recipient.debt, "letter_pdf_sha256": letter_pdf_sha256});
+        "debt": recipient.debt, "letter_pdf_sha256": letter_pdf_sha256, "region": recipient.region});
     r.idx.push(i as i64);
     r.account_number.push(recipient.account_number);
     r.customer_type
