@@ -255,10 +255,38 @@ async fn an_email_the_contract_names_is_received_when_sent_and_ends_the_chain(ba
     );
     assert_eq!(channel(&done, 1, "email")["received_when_sent"], false);
     assert_eq!(channel(&done, 1, "mail")["status"], "held", "{done}");
+    // A "busy, try again" report does not send it again: its send is its receipt.
+    let email = channel(&done, 0, "email");
+    let provider_id = email["gateway_message_id"].as_str().unwrap();
+    let outcome = app
+        .db
+        .record_receipt(&vestnik::storage::NewReceipt {
+            gateway: email["gateway"].as_str().unwrap(),
+            provider_message_id: provider_id,
+            status: "retry",
+            provider_status: "BUSY",
+            provider_time: None,
+            raw: "{}",
+            reason: None,
+            evidence_sha256: None,
+            retry_at: 0,
+            max_attempts: 8,
+            batch: 500,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            vestnik::storage::ReceiptOutcome::Recorded { applied: false, .. }
+        ),
+        "{outcome:?}"
+    );
 
     let auditor = Auditor::new(&app).await;
     let bundle = auditor.json(&format!("/v1/intents/{id}/proof")).await;
     let r = &bundle["recipients"];
+    assert_eq!(r[0]["messages"][0]["status"], "sent", "{}", r[0]);
     assert_eq!(r[0]["verdict"], "delivered_on_time", "{}", r[0]);
     assert!(
         r[0]["verdict_reason"]

@@ -204,7 +204,12 @@ pub fn rulebook(settings: &Settings, calendar_reported: bool) -> Vec<String> {
     let d = &settings.deadlines;
     match Rulebook::load(d) {
         Ok(_) => vec![],
-        Err(e) if calendar_reported && e.to_string().starts_with("calendar") => {
+        Err(e)
+            if calendar_reported
+                && ["calendar", "regional calendars"]
+                    .iter()
+                    .any(|p| e.to_string().starts_with(p)) =>
+        {
             let policies = std::fs::read_to_string(&d.policies_file)
                 .map_err(anyhow::Error::from)
                 .and_then(|text| Ok(Policies::from_toml_str(&text)?))

@@ -126,7 +126,8 @@ pub struct Deadline {
     pub deadline_utc: DateTime<Utc>,
     /// IANA name of the recipient's time zone.
     pub time_zone: String,
-    /// The region whose calendar counted (ISO 3166-2), when the recipient named one.
+    /// The recipient's region (ISO 3166-2), when it named one: its own days off counted,
+    /// if `config/calendar/overlays/` has any for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     pub rule: AppliedRule,

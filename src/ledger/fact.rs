@@ -106,6 +106,10 @@ pub struct DeadlineFact {
     pub recipients: Vec<[i64; 2]>,
     pub customer_type: String,
     pub time_zone: String,
+    /// The recipients' region (ISO 3166-2) whose calendar counted; absent when they named
+    /// none, so entries made before regions keep their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The event moment the deadline counts from, as the intent gave it.
     pub event: String,
     /// RFC 3339, in the recipient's offset.
@@ -121,7 +125,7 @@ pub struct DeadlineFact {
 #[derive(Debug)]
 pub struct DeadlineFacts {
     event: String,
-    index: HashMap<(i64, String, String), usize>,
+    index: HashMap<(i64, String, Option<String>, String), usize>,
     facts: Vec<(DeadlineFact, Vec<i64>)>,
 }
 
@@ -143,6 +147,7 @@ impl DeadlineFacts {
         let key = (
             deadline.deadline_utc.timestamp_millis(),
             deadline.time_zone.clone(),
+            deadline.region.clone(),
             deadline.rule.description.clone(),
         );
         let at = *self.index.entry(key).or_insert_with(|| {
@@ -151,6 +156,7 @@ impl DeadlineFacts {
                     recipients: Vec::new(),
                     customer_type: deadline.rule.customer_type.as_str().to_owned(),
                     time_zone: deadline.time_zone.clone(),
+                    region: deadline.region.clone(),
                     event: self.event.clone(),
                     deadline: deadline.deadline.to_rfc3339(),
                     deadline_at: deadline.deadline_utc.timestamp_millis(),

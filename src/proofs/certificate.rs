@@ -76,7 +76,7 @@ fn body(bundle: &Bundle) -> String {
             for m in r["messages"].as_array().into_iter().flatten() {
                 // Decree 442: an SMS or email to the contract's contact is deemed received
                 // when sent, and the certificate must say on what the verdict rests.
-                let deemed = if m["received_when_sent"] == true {
+                let deemed = if m["received_when_sent"] == true && m["sent_at"].is_string() {
                     " (на контакт из договора: считается полученным в момент отправки)"
                 } else {
                     ""

@@ -112,7 +112,7 @@ pub fn build(
             .map(|(d, seq)| {
                 json!({
                     "at": d.deadline, "at_ms": d.deadline_at, "rule": d.rule, "summary": d.summary,
-                    "event": d.event, "time_zone": d.time_zone, "ledger_seq": seq,
+                    "event": d.event, "time_zone": d.time_zone, "region": d.region, "ledger_seq": seq,
                 })
             });
         let mut messages = Vec::with_capacity(mine.len());

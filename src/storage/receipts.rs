@@ -170,7 +170,9 @@ impl Db {
                     }
                 }
                 // Busy, no answer: send again later, as after a transient send failure.
-                // Rare (fax), so one statement each.
+                // Rare (fax), so one statement each. Not a notice deemed received when
+                // sent: the law counts it received, its chain is over, and sending it again
+                // would move the send time its proof rests on.
                 for &i in round.iter().filter(|&&i| receipts[i].0.status == "retry") {
                     let receipt = &receipts[i].0;
                     let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
@@ -178,6 +180,7 @@ impl Db {
                          status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END, \
                          next_attempt_at = $2, last_error = $5, updated_at = $3 \
                          WHERE id = $1 AND status IN ('sent', 'unconfirmed') AND gateway_message_id = $6 \
+                         AND NOT received_when_sent \
                          RETURNING intent_id, recipient_idx, \
                          (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
                     )
