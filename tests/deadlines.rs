@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Backend, example, spawn_app};
+use common::{Backend, example, problem_fields, spawn_app, spawn_app_with, write_plans};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -15,6 +15,7 @@ both_backends! {
     deadline_endpoint_explains_the_rule;
     an_appeal_left_on_the_answering_machine_gets_its_own_term;
     intake_counts_each_recipient_by_its_regions_calendar;
+    a_meter_visit_keeps_to_working_days_and_each_contracts_hours;
 }
 
 fn cli_deadline(args: &[&str]) -> Value {
@@ -291,6 +292,12 @@ async fn intake_counts_each_recipient_by_its_regions_calendar(backend: Backend) 
     );
     assert_eq!(intent["recipients"][0]["region"], "RU-TA");
     assert_eq!(intent["recipients"][1]["region"], Value::Null);
+    // The ledger's deadline entry names the region its calendar came from.
+    let auditor = common::bundles::Auditor::new(&app).await;
+    let id = accepted["id"].as_str().unwrap();
+    let bundle = auditor.json(&format!("/v1/intents/{id}/proof")).await;
+    assert_eq!(bundle["recipients"][0]["deadline"]["region"], "RU-TA");
+    assert_eq!(bundle["recipients"][1]["deadline"]["region"], Value::Null);
 
     body["recipients"][0]["region"] = json!("Tatarstan");
     let problem = app.refuse(&body).await;
@@ -341,5 +348,60 @@ async fn an_appeal_left_on_the_answering_machine_gets_its_own_term(backend: Back
         problem["errors"][0]["field"], "event.appeal_kind",
         "{problem}"
     );
+    app.stop().await;
+}
+
+/// Visits are on working days within 11:00-22:00 local time unless the account's contract
+/// sets other hours (`[[meter_visit.contracts]]`); a visit outside them is refused, naming
+/// the event's hours or the recipient whose contract they break.
+async fn a_meter_visit_keeps_to_working_days_and_each_contracts_hours(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        let dir = s.outbox.dir.parent().unwrap().to_owned();
+        s.deadlines.plans_file = write_plans(&dir, |p| {
+            let contract: toml::Table = "account_number = \"5409876543\"\n\
+                working_days = { from = \"08:00\", to = \"11:00\" }\n\
+                source = \"supply contract 17, clause 4\"\n"
+                .parse()
+                .unwrap();
+            p["meter_visit"].as_table_mut().unwrap().insert(
+                "contracts".into(),
+                toml::Value::Array(vec![toml::Value::Table(contract)]),
+            );
+        });
+    })
+    .await;
+    let body = example("meter_visit"); // Tue 23 March 2027, 11:00-15:00
+    assert_eq!(body["recipients"][1]["account_number"], "5409876543");
+    let problem = app.refuse(&body).await;
+    assert_eq!(problem_fields(&problem), ["recipients[1]"], "{problem}");
+    assert!(
+        problem["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("08:00-11:00"),
+        "{problem}"
+    );
+
+    // 09:00-10:00 suits that contract and no one else's default hours.
+    let mut early = body.clone();
+    early["event"]["interval_from"] = json!("09:00");
+    early["event"]["interval_to"] = json!("10:00");
+    let problem = app.refuse(&early).await;
+    assert_eq!(
+        problem_fields(&problem),
+        ["event.interval_from"],
+        "{problem}"
+    );
+
+    let mut only_contract = early.clone();
+    only_contract["recipients"] = json!([body["recipients"][1].clone()]);
+    assert_eq!(app.post_intent(&only_contract).await.status(), 202);
+
+    let mut saturday = body.clone();
+    saturday["recipients"] = json!([body["recipients"][0].clone()]);
+    saturday["event"]["visit_date"] = json!("2027-03-27");
+    saturday["external_id"] = json!("visit-on-a-saturday");
+    let problem = app.refuse(&saturday).await;
+    assert_eq!(problem_fields(&problem), ["event.visit_date"], "{problem}");
     app.stop().await;
 }

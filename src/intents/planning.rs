@@ -198,14 +198,43 @@ fn check_visit_hours(intent: &NewIntent, rulebook: &Rulebook, errors: &mut Field
         errors.push("event.visit_date", off);
         break;
     }
-    let hours = rulebook.plans.meter_visit.working_days;
     let minutes = |t: NaiveTime| t.hour() * 60 + t.minute();
     let fmt = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-    if minutes(from) < hours.from || minutes(to) > hours.to {
+    // Recipients whose contract sets hours the visit does not fit, listed by index.
+    let mut outside_contract = Vec::new();
+    let mut outside_default = false;
+    for (i, recipient) in intent.recipients.iter().enumerate() {
+        let (hours, by_contract) = rulebook
+            .plans
+            .meter_visit
+            .for_account(&recipient.account_number);
+        if minutes(from) >= hours.from && minutes(to) <= hours.to {
+            continue;
+        }
+        if by_contract {
+            outside_contract.push((i, hours));
+        } else {
+            outside_default = true;
+        }
+    }
+    if outside_default {
+        let hours = rulebook.plans.meter_visit.working_days;
         errors.push(
             "event.interval_from",
             format!(
                 "the visit must fall within {}-{} local time",
+                fmt(hours.from),
+                fmt(hours.to)
+            ),
+        );
+    }
+    for (i, hours) in outside_contract.into_iter().take(LISTED) {
+        errors.push(
+            format!("recipients[{i}]"),
+            format!(
+                "the visit {}-{} is outside the hours this account's contract sets, {}-{} local time",
+                fmt(minutes(from)),
+                fmt(minutes(to)),
                 fmt(hours.from),
                 fmt(hours.to)
             ),

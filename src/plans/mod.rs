@@ -151,6 +151,31 @@ pub struct VisitHours {
     pub working_days: Hours,
     #[allow(dead_code)]
     source: String,
+    /// Contracts that set other hours ("unless the contract says otherwise").
+    #[serde(default)]
+    contracts: Vec<ContractVisitHours>,
+    /// `contracts` by account number (intake asks once per recipient).
+    #[serde(skip)]
+    by_account: HashMap<String, Hours>,
+}
+
+/// One contract's own hours for a controller's visit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractVisitHours {
+    account_number: String,
+    working_days: Hours,
+    #[allow(dead_code)]
+    source: String,
+}
+
+impl VisitHours {
+    /// The hours a visit to `account` must fall within, and whether its contract set them.
+    pub fn for_account(&self, account: &str) -> (Hours, bool) {
+        self.by_account
+            .get(account)
+            .map_or((self.working_days, false), |&h| (h, true))
+    }
 }
 
 /// Minutes since midnight from `HH:MM` (`24:00` allowed as the end of the day).
@@ -254,6 +279,21 @@ impl Plans {
                 );
             }
         }
+        let mut meter_visit = file.meter_visit;
+        for c in &meter_visit.contracts {
+            let account = c.account_number.trim().to_owned();
+            anyhow::ensure!(
+                c.working_days.from < c.working_days.to,
+                "meter_visit.contracts: account {account}'s hours end before they start"
+            );
+            anyhow::ensure!(
+                meter_visit
+                    .by_account
+                    .insert(account.clone(), c.working_days)
+                    .is_none(),
+                "meter_visit.contracts: account {account} is listed twice"
+            );
+        }
         for channel in Channel::ALL {
             anyhow::ensure!(
                 file.latency.contains_key(&channel),
@@ -278,7 +318,7 @@ impl Plans {
             received_when_sent,
             windows: file.windows,
             frequency_limits: file.frequency_limits,
-            meter_visit: file.meter_visit,
+            meter_visit,
             sms_max_parts: file.sms_max_parts,
         })
     }
@@ -348,9 +388,29 @@ impl Plans {
             }
             let start = match deadline {
                 _ if position == 0 => Start::Now,
-                Some(deadline) => Start::Held {
-                    latest: self.latest_start(channel, deadline).max(now),
-                },
+                Some(deadline) => {
+                    let latest = self.latest_start(channel, deadline);
+                    // Moved back into the channel's last sending window before it: a
+                    // letter-less step released at night or on a holiday would wait for
+                    // the next opening and arrive late.
+                    let latest = windows
+                        .and_then(|(calendar, tz)| {
+                            self.last_window_before(
+                                calendar,
+                                kind,
+                                customer_type,
+                                channel,
+                                tz,
+                                latest,
+                            )
+                            .ok()
+                            .flatten()
+                        })
+                        .unwrap_or(latest);
+                    Start::Held {
+                        latest: latest.max(now),
+                    }
+                }
                 None => Start::Held {
                     latest: DateTime::<Utc>::MAX_UTC,
                 },
@@ -414,6 +474,88 @@ impl Plans {
         })
     }
 
+    /// The sending windows that apply to a kind, customer type and channel.
+    fn windows_for(
+        &self,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        channel: Channel,
+    ) -> Vec<&Window> {
+        self.windows
+            .iter()
+            .filter(|w| w.channels.contains(&channel))
+            .filter(|w| w.kinds.as_ref().is_none_or(|k| k.contains(&kind)))
+            .filter(|w| {
+                w.customer_types
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&customer_type))
+            })
+            .collect()
+    }
+
+    /// The open minutes `[from, to)` of `day` under `windows`, if any.
+    fn open_minutes(
+        windows: &[&Window],
+        calendar: &Calendar,
+        day: NaiveDate,
+    ) -> Result<Option<(u32, u32)>, String> {
+        let working = calendar.is_working_day(day).map_err(|e| e.to_string())?;
+        let mut open = (0u32, 24 * 60u32);
+        for w in windows {
+            match if working { w.working_days } else { w.days_off } {
+                Some(h) => open = (open.0.max(h.from), open.1.min(h.to)),
+                None => return Ok(None),
+            }
+        }
+        Ok((open.0 < open.1).then_some(open))
+    }
+
+    /// The latest moment at or before `t` when `channel` may send, keeping an hour of the
+    /// window after it where the window allows (a step released then must still get out):
+    /// `t` itself when the window is open then with an hour to spare. `None` when no
+    /// window opens in the 62 days before `t`; an error when the calendar has no data.
+    pub fn last_window_before(
+        &self,
+        calendar: &Calendar,
+        kind: IntentKind,
+        customer_type: CustomerType,
+        channel: Channel,
+        tz: Tz,
+        t: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        const SPARE: u32 = 60;
+        let matching = self.windows_for(kind, customer_type, channel);
+        if matching.is_empty() {
+            return Ok(Some(t));
+        }
+        let local = t.with_timezone(&tz);
+        use chrono::Timelike;
+        let minute_t = local.hour() * 60 + local.minute();
+        for offset in 0..62u64 {
+            let day = local
+                .date_naive()
+                .checked_sub_days(Days::new(offset))
+                .ok_or("date out of range")?;
+            let Some((from, to)) = Self::open_minutes(&matching, calendar, day)? else {
+                continue;
+            };
+            let end = if offset == 0 {
+                to.min(minute_t + 1)
+            } else {
+                to
+            };
+            if end <= from {
+                continue;
+            }
+            let latest = (end - 1).min(to.saturating_sub(SPARE)).max(from);
+            if offset == 0 && latest == minute_t {
+                return Ok(Some(t));
+            }
+            return Ok(local_minute(tz, day, latest));
+        }
+        Ok(None)
+    }
+
     /// `None` if `channel` may send now; otherwise when the next window opens (or an error
     /// if the calendar has no data for the days in question).
     pub fn window_wait(
@@ -425,17 +567,7 @@ impl Plans {
         tz: Tz,
         now: DateTime<Utc>,
     ) -> Result<Option<(DateTime<Utc>, &str)>, String> {
-        let matching: Vec<&Window> = self
-            .windows
-            .iter()
-            .filter(|w| w.channels.contains(&channel))
-            .filter(|w| w.kinds.as_ref().is_none_or(|k| k.contains(&kind)))
-            .filter(|w| {
-                w.customer_types
-                    .as_ref()
-                    .is_none_or(|c| c.contains(&customer_type))
-            })
-            .collect();
+        let matching = self.windows_for(kind, customer_type, channel);
         if matching.is_empty() {
             return Ok(None);
         }
@@ -448,18 +580,9 @@ impl Plans {
             let day = today
                 .checked_add_days(Days::new(offset))
                 .ok_or("date out of range")?;
-            let working = calendar.is_working_day(day).map_err(|e| e.to_string())?;
-            let mut open = (0u32, 24 * 60u32);
-            let mut closed_by = None;
-            for w in &matching {
-                match if working { w.working_days } else { w.days_off } {
-                    Some(h) => open = (open.0.max(h.from), open.1.min(h.to)),
-                    None => closed_by = Some(w.name.as_str()),
-                }
-            }
-            if closed_by.is_some() || open.0 >= open.1 {
+            let Some(open) = Self::open_minutes(&matching, calendar, day)? else {
                 continue;
-            }
+            };
             let from = if offset == 0 {
                 open.0.max(minute_now)
             } else {

@@ -144,6 +144,55 @@ fn only_a_contract_contact_on_a_listed_channel_counts_as_received_when_sent() {
 }
 
 #[test]
+fn a_held_steps_latest_start_falls_inside_its_sending_window() {
+    let (plans, calendar) = (plans(), calendar());
+    let tz = chrono_tz::Europe::Moscow;
+    let now = utc("2027-02-01T10:00:00Z");
+    let latest = |deadline: &str, windows| {
+        let steps = plans
+            .schedule(
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                &[Channel::Mail, Channel::Email],
+                Some(utc(deadline)),
+                now,
+                windows,
+            )
+            .unwrap();
+        match steps[1].start {
+            Start::Held { latest } => latest,
+            Start::Now => panic!("the email is the second legal step"),
+        }
+    };
+    // Due Sunday 7 March 23:59:59: 13 h back is Sunday morning, when a debt email may not
+    // go (working days only). The last hour of Friday's 08:00-22:00 (230-FZ) is.
+    let sunday = "2027-03-07T20:59:59Z";
+    assert_eq!(latest(sunday, None), utc("2027-03-07T07:59:59Z"));
+    assert_eq!(
+        latest(sunday, Some((&calendar, tz))),
+        utc("2027-03-05T18:00:00Z")
+    );
+    // Due Tuesday: 10:59:59 Tuesday is open, with hours to spare; it stays.
+    let tuesday = "2027-03-02T20:59:59Z";
+    assert_eq!(
+        latest(tuesday, Some((&calendar, tz))),
+        utc("2027-03-02T07:59:59Z")
+    );
+    // A closing window leaves its last hour: 21:30 becomes 21:00.
+    let window = plans
+        .last_window_before(
+            &calendar,
+            IntentKind::DebtWarning,
+            CustomerType::Individual,
+            Channel::Email,
+            tz,
+            utc("2027-03-02T18:30:00Z"),
+        )
+        .unwrap();
+    assert_eq!(window, Some(utc("2027-03-02T18:00:00Z")));
+}
+
+#[test]
 fn received_when_sent_must_name_a_legal_channel() {
     let text = include_str!("../../config/channel_plans.toml").replace(
         "received_when_sent = [\"email\"]",
