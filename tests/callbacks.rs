@@ -175,6 +175,11 @@ async fn every_status_change_is_posted_signed_and_retried_until_taken(backend: B
         .collect();
     want.sort();
     assert_eq!(seen, want, "one event per status change");
+    // Meter-visit notices wait for their delivery reports: none is final when sent.
+    assert!(
+        events.iter().all(|e| e["received_when_sent"] == false),
+        "{events:?}"
+    );
     // The three refusals were retried: more posts than events, the same event ids again.
     assert_eq!(
         posts.len(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Backend, example, problem_fields, spawn_app, spawn_app_with, write_plans};
+use common::{Backend, example, problem_fields, spawn_app, write_plans};
 use serde_json::{Value, json};
 
 both_backends! {
@@ -355,7 +355,10 @@ async fn an_appeal_left_on_the_answering_machine_gets_its_own_term(backend: Back
 /// sets other hours (`[[meter_visit.contracts]]`); a visit outside them is refused, naming
 /// the event's hours or the recipient whose contract they break.
 async fn a_meter_visit_keeps_to_working_days_and_each_contracts_hours(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
+    // 1 February 2027: the example's visit (23 March) is weeks ahead.
+    let now = chrono::DateTime::parse_from_rfc3339("2027-02-01T09:00:00Z").unwrap();
+    let clock = vestnik::clock::Clock::fake(now.with_timezone(&chrono::Utc));
+    let app = common::spawn_app_clocked(backend, clock, |s| {
         let dir = s.outbox.dir.parent().unwrap().to_owned();
         s.deadlines.plans_file = write_plans(&dir, |p| {
             let contract: toml::Table = "account_number = \"5409876543\"\n\
@@ -392,6 +395,13 @@ async fn a_meter_visit_keeps_to_working_days_and_each_contracts_hours(backend: B
         ["event.interval_from"],
         "{problem}"
     );
+    assert!(
+        problem["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("whose contract sets no other hours"),
+        "{problem}"
+    );
 
     let mut only_contract = early.clone();
     only_contract["recipients"] = json!([body["recipients"][1].clone()]);
@@ -403,5 +413,23 @@ async fn a_meter_visit_keeps_to_working_days_and_each_contracts_hours(backend: B
     saturday["external_id"] = json!("visit-on-a-saturday");
     let problem = app.refuse(&saturday).await;
     assert_eq!(problem_fields(&problem), ["event.visit_date"], "{problem}");
+
+    // Mon 30 August 2027 is Republic Day in Tatarstan only.
+    let mut republic_day = body.clone();
+    republic_day["recipients"] = json!([body["recipients"][0].clone()]);
+    republic_day["event"]["visit_date"] = json!("2027-08-30");
+    republic_day["external_id"] = json!("visit-on-republic-day");
+    assert_eq!(app.post_intent(&republic_day).await.status(), 202);
+    republic_day["recipients"][0]["region"] = json!("RU-TA");
+    republic_day["external_id"] = json!("visit-on-republic-day-in-kazan");
+    let problem = app.refuse(&republic_day).await;
+    assert_eq!(problem_fields(&problem), ["event.visit_date"], "{problem}");
+    assert!(
+        problem["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("in RU-TA"),
+        "{problem}"
+    );
     app.stop().await;
 }

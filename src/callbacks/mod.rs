@@ -39,6 +39,9 @@ pub struct Payload<'a> {
     pub gateway: Option<&'a str>,
     pub gateway_message_id: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// A legal notice deemed received when sent (Decree 442: a contact the contract
+    /// names): its `sent` is final, no `delivered` need follow.
+    pub received_when_sent: bool,
     /// This post's attempt number, from 1.
     pub attempt: i64,
 }
@@ -69,6 +72,7 @@ impl<'a> From<&'a CallbackEvent> for Payload<'a> {
             gateway: e.gateway.as_deref(),
             gateway_message_id: e.gateway_message_id.as_deref(),
             reason: e.reason.as_deref(),
+            received_when_sent: e.received_when_sent,
             attempt: e.attempts,
         }
     }

@@ -219,12 +219,26 @@ fn check_visit_hours(intent: &NewIntent, rulebook: &Rulebook, errors: &mut Field
     }
     if outside_default {
         let hours = rulebook.plans.meter_visit.working_days;
+        let whom = if rulebook.plans.meter_visit.has_contracts() {
+            " for recipients whose contract sets no other hours"
+        } else {
+            ""
+        };
         errors.push(
             "event.interval_from",
             format!(
-                "the visit must fall within {}-{} local time",
+                "the visit must fall within {}-{} local time{whom}",
                 fmt(hours.from),
                 fmt(hours.to)
+            ),
+        );
+    }
+    if outside_contract.len() > LISTED {
+        errors.push(
+            "recipients",
+            format!(
+                "{} recipients in all have contract hours the visit does not fit",
+                outside_contract.len()
             ),
         );
     }

@@ -176,6 +176,11 @@ impl VisitHours {
             .get(account)
             .map_or((self.working_days, false), |&h| (h, true))
     }
+
+    /// Whether any contract sets its own hours.
+    pub fn has_contracts(&self) -> bool {
+        !self.by_account.is_empty()
+    }
 }
 
 /// Minutes since midnight from `HH:MM` (`24:00` allowed as the end of the day).
@@ -281,10 +286,16 @@ impl Plans {
         }
         let mut meter_visit = file.meter_visit;
         for c in &meter_visit.contracts {
-            let account = c.account_number.trim().to_owned();
+            let account =
+                crate::recipients::parse_account_number(&c.account_number).map_err(|why| {
+                    anyhow::anyhow!(
+                        "meter_visit.contracts: account_number '{}' {why}",
+                        c.account_number
+                    )
+                })?;
             anyhow::ensure!(
                 c.working_days.from < c.working_days.to,
-                "meter_visit.contracts: account {account}'s hours end before they start"
+                "meter_visit.contracts: account {account}'s hours must end after they start"
             );
             anyhow::ensure!(
                 meter_visit
@@ -551,7 +562,11 @@ impl Plans {
             if offset == 0 && latest == minute_t {
                 return Ok(Some(t));
             }
-            return Ok(local_minute(tz, day, latest));
+            // A clock change may skip that local minute: the last one before it.
+            return (0..=latest - from)
+                .find_map(|back| local_minute(tz, day, latest - back))
+                .map(Some)
+                .ok_or_else(|| format!("no local time in the window on {day}"));
         }
         Ok(None)
     }

@@ -190,6 +190,46 @@ fn a_held_steps_latest_start_falls_inside_its_sending_window() {
         )
         .unwrap();
     assert_eq!(window, Some(utc("2027-03-02T18:00:00Z")));
+    let at = |t: &str, tz: Tz| {
+        plans
+            .last_window_before(
+                &calendar,
+                IntentKind::DebtWarning,
+                CustomerType::Individual,
+                Channel::Email,
+                tz,
+                utc(t),
+            )
+            .unwrap()
+    };
+    // At the close itself, and before the day's opening: the evening before's last hour.
+    assert_eq!(
+        at("2027-03-02T19:00:00Z", tz),
+        Some(utc("2027-03-02T18:00:00Z"))
+    );
+    assert_eq!(
+        at("2027-03-03T04:00:00Z", tz),
+        Some(utc("2027-03-02T18:00:00Z"))
+    );
+}
+
+#[test]
+fn contract_visit_hours_are_found_by_the_account_as_intake_reads_it() {
+    let shipped = include_str!("../../config/channel_plans.toml");
+    let with = |contracts: &str| Plans::from_toml_str(&format!("{shipped}\n{contracts}"));
+    let plans = with(
+        "[[meter_visit.contracts]]\naccount_number = \" 7701 \"\n\
+         working_days = { from = \"08:00\", to = \"17:00\" }\nsource = \"contract 1\"\n",
+    )
+    .unwrap();
+    let (hours, by_contract) = plans.meter_visit.for_account("7701");
+    assert!(by_contract && (hours.from, hours.to) == (8 * 60, 17 * 60));
+    assert!(!plans.meter_visit.for_account("7702").1);
+    let bad = with(
+        "[[meter_visit.contracts]]\naccount_number = \"77 01\"\n\
+         working_days = { from = \"08:00\", to = \"17:00\" }\nsource = \"contract 1\"\n",
+    );
+    assert!(bad.err().unwrap().to_string().contains("'77 01'"));
 }
 
 #[test]

@@ -316,7 +316,8 @@ impl RawContacts {
     }
 }
 
-fn parse_account_number(raw: &str) -> Result<String, String> {
+/// An account number as intake accepts it: trimmed, 1-32 of `[0-9A-Za-z/-]`.
+pub fn parse_account_number(raw: &str) -> Result<String, String> {
     let a = raw.trim();
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '/';
     if a.is_empty() || a.len() > 32 || !a.chars().all(ok_char) {

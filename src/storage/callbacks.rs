@@ -22,6 +22,8 @@ pub struct CallbackEvent {
     pub reason: Option<String>,
     pub sent_at: Option<i64>,
     pub delivered_at: Option<i64>,
+    /// The message is deemed received when sent.
+    pub received_when_sent: bool,
     /// Including this one.
     pub attempts: i64,
     pub created_at: i64,
@@ -59,7 +61,7 @@ impl Db {
                 let event = sqlx::query_as::<_, CallbackEvent>(
                     "SELECT e.id, i.callback_url AS url, e.intent_id, i.external_id, e.message_id, \
                      m.recipient_idx, r.account_number, m.channel, e.status, e.occurred_at, e.gateway, \
-                     e.gateway_message_id, e.reason, e.sent_at, e.delivered_at, e.attempts, e.created_at \
+                     e.gateway_message_id, e.reason, e.sent_at, e.delivered_at, m.received_when_sent, e.attempts, e.created_at \
                      FROM callback_events e JOIN intents i ON i.id = e.intent_id \
                      JOIN messages m ON m.id = e.message_id \
                      JOIN recipients r ON r.intent_id = m.intent_id AND r.idx = m.recipient_idx \
