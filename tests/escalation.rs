@@ -5,9 +5,10 @@
 mod common;
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
-use common::bundles::{Auditor, unzip, verify_offline};
+use common::bundles::{Auditor, receive, unzip, verify_offline};
 use common::{Backend, channel, example, spawn_app_with, write_plans};
 use serde_json::{Value, json};
+use vestnik::storage::ReceiptOutcome;
 
 both_backends! {
     unconfirmed_sms_escalates_to_email_after_its_wait;
@@ -256,30 +257,9 @@ async fn an_email_the_contract_names_is_received_when_sent_and_ends_the_chain(ba
     assert_eq!(channel(&done, 1, "email")["received_when_sent"], false);
     assert_eq!(channel(&done, 1, "mail")["status"], "held", "{done}");
     // A "busy, try again" report does not send it again: its send is its receipt.
-    let email = channel(&done, 0, "email");
-    let provider_id = email["gateway_message_id"].as_str().unwrap();
-    let outcome = app
-        .db
-        .record_receipt(&vestnik::storage::NewReceipt {
-            gateway: email["gateway"].as_str().unwrap(),
-            provider_message_id: provider_id,
-            status: "retry",
-            provider_status: "BUSY",
-            provider_time: None,
-            raw: "{}",
-            reason: None,
-            evidence_sha256: None,
-            retry_at: 0,
-            max_attempts: 8,
-            batch: 500,
-        })
-        .await
-        .unwrap();
+    let outcome = receive(&app, channel(&done, 0, "email"), "retry", None).await;
     assert!(
-        matches!(
-            outcome,
-            vestnik::storage::ReceiptOutcome::Recorded { applied: false, .. }
-        ),
+        matches!(outcome, ReceiptOutcome::Recorded { applied: false, .. }),
         "{outcome:?}"
     );
 

@@ -78,15 +78,30 @@ pub async fn message(app: &TestApp, id: &str, idx: usize) -> Value {
 /// A report from the outbox "gateway" for recipient `idx`'s message, as a provider would send.
 pub async fn report(app: &TestApp, id: &str, idx: usize, status: &str, at: i64) {
     let m = message(app, id, idx).await;
-    let raw = json!({"id": m["gateway_message_id"], "status": status, "time": at}).to_string();
-    let outcome = app
-        .db
+    let outcome = receive(app, &m, status, Some(at)).await;
+    assert!(
+        matches!(outcome, ReceiptOutcome::Recorded { applied: true, .. }),
+        "{outcome:?}"
+    );
+}
+
+/// Records a report of `status` about `message` (as `GET /v1/intents/{id}` lists it) from
+/// its own gateway.
+pub async fn receive(
+    app: &TestApp,
+    message: &Value,
+    status: &str,
+    at: Option<i64>,
+) -> ReceiptOutcome {
+    let provider_id = message["gateway_message_id"].as_str().unwrap();
+    let raw = json!({"id": provider_id, "status": status, "time": at}).to_string();
+    app.db
         .record_receipt(&NewReceipt {
-            gateway: "outbox",
-            provider_message_id: m["gateway_message_id"].as_str().unwrap(),
+            gateway: message["gateway"].as_str().unwrap(),
+            provider_message_id: provider_id,
             status,
             provider_status: &status.to_uppercase(),
-            provider_time: Some(at),
+            provider_time: at,
             raw: &raw,
             reason: None,
             evidence_sha256: None,
@@ -95,11 +110,7 @@ pub async fn report(app: &TestApp, id: &str, idx: usize, status: &str, at: i64) 
             batch: 500,
         })
         .await
-        .unwrap();
-    assert!(
-        matches!(outcome, ReceiptOutcome::Recorded { applied: true, .. }),
-        "{outcome:?}"
-    );
+        .unwrap()
 }
 
 /// Unpacks a ZIP into `dir`.
