@@ -7,13 +7,21 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::calendar::Calendar;
 use crate::intents::IntentKind;
 use crate::recipients::{Channel, CustomerType};
+
+mod limits;
+mod visits;
+mod windows;
+
+pub use limits::{FrequencyLimit, Periods, SentCounts};
+pub use visits::VisitHours;
+pub use windows::{Hours, Window};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,75 +40,6 @@ struct PlansFile {
     sms_max_parts: HashMap<IntentKind, usize>,
 }
 
-/// At most so many messages to one customer per local day, week and month.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FrequencyLimit {
-    pub name: String,
-    kinds: Option<Vec<IntentKind>>,
-    customer_types: Option<Vec<CustomerType>>,
-    pub channels: Vec<Channel>,
-    pub per_day: u32,
-    pub per_week: u32,
-    pub per_month: u32,
-    #[allow(dead_code)]
-    source: String,
-}
-
-/// Messages already sent to one customer in the current local periods.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SentCounts {
-    pub day: u32,
-    pub week: u32,
-    pub month: u32,
-}
-
-/// The starts of the recipient's current local day, week (Monday) and month, and of the
-/// next ones: the periods frequency limits count over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Periods {
-    pub day: DateTime<Utc>,
-    pub week: DateTime<Utc>,
-    pub month: DateTime<Utc>,
-    pub next_day: DateTime<Utc>,
-    pub next_week: DateTime<Utc>,
-    pub next_month: DateTime<Utc>,
-}
-
-impl Periods {
-    pub fn around(now: DateTime<Utc>, tz: Tz) -> Option<Periods> {
-        use chrono::Datelike;
-        let today = now.with_timezone(&tz).date_naive();
-        let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
-        let first = today.with_day(1)?;
-        let next_first = first.checked_add_months(chrono::Months::new(1))?;
-        let start = |d: NaiveDate| local_minute(tz, d, 0);
-        Some(Periods {
-            day: start(today)?,
-            week: start(monday)?,
-            month: start(first)?,
-            next_day: start(today + Days::new(1))?,
-            next_week: start(monday + Days::new(7))?,
-            next_month: start(next_first)?,
-        })
-    }
-}
-
-impl FrequencyLimit {
-    /// When the next message may go, if `sent` already reaches a limit.
-    pub fn wait(&self, sent: SentCounts, periods: &Periods) -> Option<DateTime<Utc>> {
-        if sent.month >= self.per_month {
-            Some(periods.next_month)
-        } else if sent.week >= self.per_week {
-            Some(periods.next_week)
-        } else if sent.day >= self.per_day {
-            Some(periods.next_day)
-        } else {
-            None
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(transparent)]
 struct HumanDuration(#[serde(with = "humantime_serde")] Duration);
@@ -117,82 +56,6 @@ struct PlanData {
     received_when_sent: Vec<Channel>,
     #[allow(dead_code)]
     source: String,
-}
-
-/// Hours on one type of day, local time; `to` may be `24:00`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Hours {
-    #[serde(deserialize_with = "time_of_day")]
-    pub from: u32,
-    #[serde(deserialize_with = "time_of_day")]
-    pub to: u32,
-}
-
-/// A rule on when messages may be sent; all matching windows must be open.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Window {
-    pub name: String,
-    #[serde(default)]
-    kinds: Option<Vec<IntentKind>>,
-    #[serde(default)]
-    customer_types: Option<Vec<CustomerType>>,
-    channels: Vec<Channel>,
-    working_days: Option<Hours>,
-    days_off: Option<Hours>,
-    #[allow(dead_code)]
-    source: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VisitHours {
-    pub working_days: Hours,
-    #[allow(dead_code)]
-    source: String,
-    /// Contracts that set other hours ("unless the contract says otherwise").
-    #[serde(default)]
-    contracts: Vec<ContractVisitHours>,
-    /// `contracts` by account number (intake asks once per recipient).
-    #[serde(skip)]
-    by_account: HashMap<String, Hours>,
-}
-
-/// One contract's own hours for a controller's visit.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContractVisitHours {
-    account_number: String,
-    working_days: Hours,
-    #[allow(dead_code)]
-    source: String,
-}
-
-impl VisitHours {
-    /// The hours a visit to `account` must fall within, and whether its contract set them.
-    pub fn for_account(&self, account: &str) -> (Hours, bool) {
-        self.by_account
-            .get(account)
-            .map_or((self.working_days, false), |&h| (h, true))
-    }
-
-    /// Whether any contract sets its own hours.
-    pub fn has_contracts(&self) -> bool {
-        !self.by_account.is_empty()
-    }
-}
-
-/// Minutes since midnight from `HH:MM` (`24:00` allowed as the end of the day).
-fn time_of_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let s = String::deserialize(d)?;
-    if s == "24:00" {
-        return Ok(24 * 60);
-    }
-    let t = NaiveTime::parse_from_str(&s, "%H:%M")
-        .map_err(|_| serde::de::Error::custom(format!("'{s}' is not HH:MM")))?;
-    use chrono::Timelike;
-    Ok(t.hour() * 60 + t.minute())
 }
 
 pub struct Plans {
@@ -284,27 +147,6 @@ impl Plans {
                 );
             }
         }
-        let mut meter_visit = file.meter_visit;
-        for c in &meter_visit.contracts {
-            let account =
-                crate::recipients::parse_account_number(&c.account_number).map_err(|why| {
-                    anyhow::anyhow!(
-                        "meter_visit.contracts: account_number '{}' {why}",
-                        c.account_number
-                    )
-                })?;
-            anyhow::ensure!(
-                c.working_days.from < c.working_days.to,
-                "meter_visit.contracts: account {account}'s hours must end after they start"
-            );
-            anyhow::ensure!(
-                meter_visit
-                    .by_account
-                    .insert(account.clone(), c.working_days)
-                    .is_none(),
-                "meter_visit.contracts: account {account} is listed twice"
-            );
-        }
         for channel in Channel::ALL {
             anyhow::ensure!(
                 file.latency.contains_key(&channel),
@@ -329,7 +171,7 @@ impl Plans {
             received_when_sent,
             windows: file.windows,
             frequency_limits: file.frequency_limits,
-            meter_visit,
+            meter_visit: file.meter_visit,
             sms_max_parts: file.sms_max_parts,
         })
     }
@@ -468,163 +310,6 @@ impl Plans {
     pub fn latest_start(&self, channel: Channel, deadline: DateTime<Utc>) -> DateTime<Utc> {
         deadline - (self.latency[&channel] + self.margin)
     }
-
-    /// The frequency limit that applies to this kind, customer type and channel, if any.
-    pub fn frequency_limit(
-        &self,
-        kind: IntentKind,
-        customer_type: CustomerType,
-        channel: Channel,
-    ) -> Option<&FrequencyLimit> {
-        self.frequency_limits.iter().find(|l| {
-            l.channels.contains(&channel)
-                && l.kinds.as_ref().is_none_or(|k| k.contains(&kind))
-                && l.customer_types
-                    .as_ref()
-                    .is_none_or(|c| c.contains(&customer_type))
-        })
-    }
-
-    /// The sending windows that apply to a kind, customer type and channel.
-    fn windows_for(
-        &self,
-        kind: IntentKind,
-        customer_type: CustomerType,
-        channel: Channel,
-    ) -> Vec<&Window> {
-        self.windows
-            .iter()
-            .filter(|w| w.channels.contains(&channel))
-            .filter(|w| w.kinds.as_ref().is_none_or(|k| k.contains(&kind)))
-            .filter(|w| {
-                w.customer_types
-                    .as_ref()
-                    .is_none_or(|c| c.contains(&customer_type))
-            })
-            .collect()
-    }
-
-    /// The open minutes `[from, to)` of `day` under `windows`, if any.
-    fn open_minutes(
-        windows: &[&Window],
-        calendar: &Calendar,
-        day: NaiveDate,
-    ) -> Result<Option<(u32, u32)>, String> {
-        let working = calendar.is_working_day(day).map_err(|e| e.to_string())?;
-        let mut open = (0u32, 24 * 60u32);
-        for w in windows {
-            match if working { w.working_days } else { w.days_off } {
-                Some(h) => open = (open.0.max(h.from), open.1.min(h.to)),
-                None => return Ok(None),
-            }
-        }
-        Ok((open.0 < open.1).then_some(open))
-    }
-
-    /// The latest moment at or before `t` when `channel` may send, keeping an hour of the
-    /// window after it where the window allows (a step released then must still get out):
-    /// `t` itself when the window is open then with an hour to spare. `None` when no
-    /// window opens in the 62 days before `t`; an error when the calendar has no data.
-    pub fn last_window_before(
-        &self,
-        calendar: &Calendar,
-        kind: IntentKind,
-        customer_type: CustomerType,
-        channel: Channel,
-        tz: Tz,
-        t: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, String> {
-        const SPARE: u32 = 60;
-        let matching = self.windows_for(kind, customer_type, channel);
-        if matching.is_empty() {
-            return Ok(Some(t));
-        }
-        let local = t.with_timezone(&tz);
-        use chrono::Timelike;
-        let minute_t = local.hour() * 60 + local.minute();
-        for offset in 0..62u64 {
-            let day = local
-                .date_naive()
-                .checked_sub_days(Days::new(offset))
-                .ok_or("date out of range")?;
-            let Some((from, to)) = Self::open_minutes(&matching, calendar, day)? else {
-                continue;
-            };
-            let end = if offset == 0 {
-                to.min(minute_t + 1)
-            } else {
-                to
-            };
-            if end <= from {
-                continue;
-            }
-            let latest = (end - 1).min(to.saturating_sub(SPARE)).max(from);
-            if offset == 0 && latest == minute_t {
-                return Ok(Some(t));
-            }
-            // A clock change may skip that local minute: the last one before it.
-            return (0..=latest - from)
-                .find_map(|back| local_minute(tz, day, latest - back))
-                .map(Some)
-                .ok_or_else(|| format!("no local time in the window on {day}"));
-        }
-        Ok(None)
-    }
-
-    /// `None` if `channel` may send now; otherwise when the next window opens (or an error
-    /// if the calendar has no data for the days in question).
-    pub fn window_wait(
-        &self,
-        calendar: &Calendar,
-        kind: IntentKind,
-        customer_type: CustomerType,
-        channel: Channel,
-        tz: Tz,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(DateTime<Utc>, &str)>, String> {
-        let matching = self.windows_for(kind, customer_type, channel);
-        if matching.is_empty() {
-            return Ok(None);
-        }
-        let local = now.with_timezone(&tz);
-        let today = local.date_naive();
-        use chrono::Timelike;
-        let minute_now = local.hour() * 60 + local.minute();
-        // Two months covers every holiday run in the calendar.
-        for offset in 0..62u64 {
-            let day = today
-                .checked_add_days(Days::new(offset))
-                .ok_or("date out of range")?;
-            let Some(open) = Self::open_minutes(&matching, calendar, day)? else {
-                continue;
-            };
-            let from = if offset == 0 {
-                open.0.max(minute_now)
-            } else {
-                open.0
-            };
-            if from >= open.1 {
-                continue;
-            }
-            if offset == 0 && from == minute_now {
-                return Ok(None);
-            }
-            let at = local_minute(tz, day, from).ok_or("no such local time")?;
-            let reason = matching
-                .first()
-                .map(|w| w.name.as_str())
-                .unwrap_or_default();
-            return Ok(Some((at, reason)));
-        }
-        Err("no sending window in the next 62 days".into())
-    }
-}
-
-fn local_minute(tz: Tz, day: NaiveDate, minute: u32) -> Option<DateTime<Utc>> {
-    let time = NaiveTime::from_hms_opt(minute / 60, minute % 60, 0)?;
-    tz.from_local_datetime(&day.and_time(time))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
