@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
-use common::bundles::{Auditor, receive, unzip, verify_offline};
+use common::bundles::{Auditor, receive, verify_offline};
 use common::{Backend, channel, example, spawn_app_with, write_plans};
 use serde_json::{Value, json};
 use vestnik::storage::ReceiptOutcome;
@@ -278,14 +278,8 @@ async fn an_email_the_contract_names_is_received_when_sent_and_ends_the_chain(ba
     );
     assert_eq!(r[1]["verdict"], "unconfirmed", "{}", r[1]);
     // The offline recipe finds the deemed receipt in the ledger (the `sent` attempt).
-    let zip = auditor
-        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
-        .await
-        .bytes()
-        .await
-        .unwrap();
     let work = tempfile::tempdir().unwrap();
-    unzip(&zip, work.path());
+    auditor.unzipped(id, work.path()).await;
     let (ok, out) = verify_offline(work.path(), None);
     assert!(ok, "{out}");
     // The deadline is weeks away; a year's horizon lists only the one still unconfirmed.

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::bundles::{Auditor, accepted, export_ledger, intent, report, unzip, verify_offline};
+use common::bundles::{Auditor, accepted, export_ledger, intent, report, verify_offline};
 use common::{Backend, repo_path, spawn_app_clocked};
 use serde_json::{Value, json};
 use vestnik::clock::Clock;
@@ -109,15 +109,9 @@ async fn after_the_retention_purge_a_bundle_still_verifies_and_says_what_was_pur
     assert_eq!(purge["entry"]["kind"], "personal_data_purged");
     assert_eq!(app.db.verify_ledger().await.unwrap().1, None);
 
-    let zip = auditor
-        .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
-        .await
-        .bytes()
-        .await
-        .unwrap();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("bundle");
-    unzip(&zip, &dir);
+    auditor.unzipped(&id, &dir).await;
     assert!(!dir.join("content").exists(), "no stored body left to ship");
     let ledger = work.path().join("ledger.jsonl");
     export_ledger(&app, &ledger);

@@ -62,6 +62,15 @@ impl<'a> Auditor<'a> {
         request.send().await.unwrap()
     }
 
+    /// The intent's proof bundle as a ZIP, unpacked into `dir`.
+    pub async fn unzipped(&self, id: &str, dir: &Path) {
+        let response = self
+            .get(&format!("/v1/intents/{id}/proof?format=zip"), None)
+            .await;
+        assert_eq!(response.status(), 200);
+        unzip(&response.bytes().await.unwrap(), dir);
+    }
+
     pub async fn json(&self, path: &str) -> Value {
         let response = self.get(path, None).await;
         assert_eq!(response.status(), 200);
