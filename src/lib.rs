@@ -17,8 +17,9 @@
 //! - [`pii`]: how personal data is masked when it must be mentioned at all.
 //! - [`calendar`]: the production calendar (working days, holidays, regional overlays).
 //! - [`deadlines`]: when each notice is due, from the rules in `config/policies.toml`.
-//! - [`plans`]: channel plans — which channel carries the legal notice, sending windows,
-//!   contact limits, expected latencies.
+//! - [`plans`]: channel plans — which channel carries the legal notice (and where its
+//!   sending counts as receipt), expected latencies; sending windows, contact limits and
+//!   meter-visit hours each in their own file.
 //! - [`letters`]: the postal letter as an A4 PDF, and the print-house check of any PDF.
 //! - [`reports`]: verdicts (delivered on time, late, unconfirmed, not delivered) and the
 //!   compliance report built from them.
