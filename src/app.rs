@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::{self, AppState};
 use crate::channels::Gateways;
@@ -42,6 +42,13 @@ impl App {
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
+        // Before anything is stamped or leased: keep the database's time (crate::clock).
+        if let Err(e) = clock.step_with(&db).await {
+            warn!(
+                error = format!("{e:#}"),
+                "could not read the database's clock"
+            );
+        }
         let rulebook = Arc::new(Rulebook::load(&settings.deadlines)?);
         // The files seed the database on first start; dispatch renders the active versions.
         let defaults =
@@ -128,6 +135,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         info!(address = %listener.local_addr()?, "serving the API");
+        tokio::spawn(self.keep_in_step(shutdown.clone().cancelled_owned()));
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
@@ -139,7 +147,23 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        worker::run(self.dispatcher.clone(), shutdown).await
+        let stop = CancellationToken::new();
+        tokio::spawn(self.keep_in_step(stop.clone().cancelled_owned()));
+        let result = worker::run(self.dispatcher.clone(), shutdown).await;
+        stop.cancel();
+        result
+    }
+
+    fn keep_in_step(
+        &self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        crate::clock::keep_in_step(
+            self.dispatcher.clock().clone(),
+            self.db.clone(),
+            self.dispatcher.metrics().clone(),
+            stop,
+        )
     }
 }
 

@@ -276,6 +276,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Purge => {
             let db = Db::connect(&settings.database.url, 2).await?;
             db.migrate().await?;
+            // Retention is judged by the database's time, as the workers judge it.
+            crate::clock::Clock::system().step_with(&db).await?;
             let documents =
                 crate::documents::Documents::new(settings.letters.documents_dir.clone())?;
             let report = crate::retention::purge(

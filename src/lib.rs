@@ -45,7 +45,7 @@
 //! - [`worker`]: the apalis worker and its sweeper (leases, unconfirmed reports,
 //!   escalation, provider health).
 //!
-//! Wiring: [`settings`] (layered config), [`clock`] (real or fake time), [`telemetry`], [`app`] (build and run),
+//! Wiring: [`settings`] (layered config), [`clock`] (the database's time, or a fake one), [`telemetry`], [`app`] (build and run),
 //! [`cli`] (the `vestnik` command), `nodelay` (`TCP_NODELAY` on sockets sqlx and lettre open).
 //!
 //! Operability: [`import`] (a mailing from a CSV, through the API), [`config_check`]

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::channels::Gateways;
@@ -38,6 +38,7 @@ pub struct Metrics {
     messages: IntGaugeVec,
     at_risk: IntGauge,
     breaker: GaugeVec,
+    clock_offset: Gauge,
 }
 
 impl Default for Metrics {
@@ -155,6 +156,15 @@ impl Metrics {
         registry
             .register(Box::new(breaker.clone()))
             .expect("unique metric");
+        let clock_offset = Gauge::new(
+            "vestnik_clock_offset_seconds",
+            "The database's clock minus this machine's, as last measured (PostgreSQL; \
+             Vestnik keeps the database's time, so a large value means NTP is off here).",
+        )
+        .expect("metric definition");
+        registry
+            .register(Box::new(clock_offset.clone()))
+            .expect("unique metric");
         Self {
             registry,
             intents_accepted,
@@ -168,6 +178,7 @@ impl Metrics {
             messages,
             at_risk,
             breaker,
+            clock_offset,
         }
     }
 
@@ -209,6 +220,10 @@ impl Metrics {
         self.receipt_groups
             .with_label_values(&[] as &[&str])
             .observe(reports as f64);
+    }
+
+    pub fn clock_offset(&self, offset_ms: i64) {
+        self.clock_offset.set(offset_ms as f64 / 1000.0);
     }
 
     pub fn callback(&self, result: &str) {

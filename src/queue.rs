@@ -81,23 +81,19 @@ impl DeliveryJob {
         let bytes = serde_json::to_vec(self).expect("a DeliveryJob always serialises");
         let builder = TaskBuilder::new(bytes);
         let builder = builder.max_attempts(JOB_ATTEMPTS).priority(self.priority());
-        match delay {
+        // apalis-postgres compares run_at with the database's clock: so do we
+        // (crate::clock), or a worker whose machine runs ahead would postpone its jobs.
+        let now = crate::clock::system_now_ms();
+        let run_at = match delay {
             // apalis keeps run_at in whole seconds; round up so the job is not early.
-            Some(d) if !d.is_zero() => builder
-                .run_after(Duration::from_secs(d.as_millis().div_ceil(1000) as u64))
-                .build(),
+            Some(d) if !d.is_zero() => (now + d.as_millis() as i64 + 999).div_euclid(1000),
             // A second in the past: apalis-postgres only NOTIFYs workers of a job whose
             // run_at is not after the pushing transaction's start, and intake pushes its jobs
             // at the end of a transaction that may have run for seconds. Without this the
             // workers would find the jobs only at their next poll.
-            _ => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or_default();
-                builder.run_at_timestamp(now.saturating_sub(1)).build()
-            }
-        }
+            _ => now.div_euclid(1000) - 1,
+        };
+        builder.run_at_timestamp(run_at.max(0) as u64).build()
     }
 }
 

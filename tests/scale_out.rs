@@ -43,6 +43,17 @@ fn profiles_dir(dir: &Path) -> PathBuf {
 
 /// One process's config file; `sender` tells the fake which process sent an SMS.
 fn config(dir: &Path, db_url: &str, fake: &FakeProvider, sender: &str) -> PathBuf {
+    leased_config(dir, db_url, fake, sender, 3)
+}
+
+/// As [`config`], with leases of `lease_secs`.
+fn leased_config(
+    dir: &Path,
+    db_url: &str,
+    fake: &FakeProvider,
+    sender: &str,
+    lease_secs: i64,
+) -> PathBuf {
     let secrets: toml::Table = fake
         .secrets()
         .into_iter()
@@ -52,7 +63,6 @@ fn config(dir: &Path, db_url: &str, fake: &FakeProvider, sender: &str) -> PathBu
         [database]
         max_connections = 8
         [dispatch]
-        lease_secs = 3
         heartbeat_secs = 1
         poll_interval_ms = 100
         backoff_base_ms = 100
@@ -68,6 +78,7 @@ fn config(dir: &Path, db_url: &str, fake: &FakeProvider, sender: &str) -> PathBu
         .unwrap()
         .insert("url".into(), db_url.into());
     let dispatch = config["dispatch"].as_table_mut().unwrap();
+    dispatch.insert("lease_secs".into(), lease_secs.into());
     dispatch.insert("batch_size".into(), (BATCH as i64).into());
     dispatch.insert("concurrency".into(), (CONCURRENCY as i64).into());
     let sms = config["sms"].as_table_mut().unwrap();
@@ -100,14 +111,44 @@ fn config(dir: &Path, db_url: &str, fake: &FakeProvider, sender: &str) -> PathBu
 /// Runs `vestnik --config <config> <args>` from the repository root, where the shipped
 /// config's relative paths (templates, calendar, policies) lead.
 fn vestnik(config: &Path, args: &[&str], log: &Path) -> Spawned {
+    spawn(
+        Command::new(env!("CARGO_BIN_EXE_vestnik")),
+        config,
+        args,
+        log,
+    )
+}
+
+/// libfaketime, which shifts the clock a process reads (Debian's `faketime`; `.ci/run`
+/// installs it).
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// As [`vestnik`], on a machine whose clock reads `ahead` (libfaketime's `+120s` form)
+/// of everyone else's.
+fn vestnik_ahead(ahead: &str, config: &Path, args: &[&str], log: &Path) -> Spawned {
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: install Debian's faketime (.ci/run does)"
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vestnik"));
+    command
+        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME", ahead)
+        // Timers keep real time; only the wall clock is off, as on a machine without NTP.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    spawn(command, config, args, log)
+}
+
+fn spawn(mut command: Command, config: &Path, args: &[&str], log: &Path) -> Spawned {
     let log = std::fs::File::create(log).unwrap();
     Spawned(
-        Command::new(env!("CARGO_BIN_EXE_vestnik"))
+        command
             .arg("--config")
             .arg(config)
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("RUST_LOG", "warn")
+            // The sweep says when it re-queues messages whose lease ran out.
+            .env("RUST_LOG", "warn,vestnik::worker::sweep=info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -141,23 +182,16 @@ fn busiest_second(sends: &[&Received]) -> usize {
     busiest
 }
 
-fn intent() -> Value {
-    let mut body = common::sms_mailing(RECIPIENTS);
-    body["external_id"] = json!("scale-out-20k");
-    body
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let db = TestDb::new(Backend::Postgres, dir).await;
-    let fake = FakeProvider::start(Provider::GenericJson).await;
-    let http = common::http_client();
-
+/// An API-only `serve` on a free port; returns it, its base URL and the admin token.
+async fn start_api(
+    dir: &Path,
+    db: &TestDb,
+    fake: &FakeProvider,
+    http: &reqwest::Client,
+) -> (Spawned, String, String) {
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let api_config = config(dir, &db.url, &fake, "API");
+    let api_config = config(dir, &db.url, fake, "API");
     let api_log = dir.join("api.log");
     let mut api = vestnik(
         &api_config,
@@ -192,6 +226,51 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
         .unwrap()
         .trim()
         .to_owned();
+    (api, base, token)
+}
+
+/// Posts an intent; returns its id.
+async fn post(http: &reqwest::Client, base: &str, token: &str, body: &Value) -> String {
+    let response = http
+        .post(format!("{base}/v1/intents"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The intent's messages by status.
+async fn status_counts(http: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
+    let r = http
+        .get(format!("{base}/v1/intents/{id}?per_page=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["status_counts"].clone()
+}
+
+fn intent() -> Value {
+    let mut body = common::sms_mailing(RECIPIENTS);
+    body["external_id"] = json!("scale-out-20k");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = TestDb::new(Backend::Postgres, dir).await;
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let http = common::http_client();
+    let (mut api, base, token) = start_api(dir, &db, &fake, &http).await;
 
     let mut workers: Vec<(String, PathBuf, Spawned)> = (1..=WORKERS)
         .map(|n| {
@@ -202,18 +281,7 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
         })
         .collect();
 
-    let response = http
-        .post(format!("{base}/v1/intents"))
-        .bearer_auth(&token)
-        .json(&intent())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = post(&http, &base, &token, &intent()).await;
 
     // Halfway, SIGKILL the second worker: it dies holding claimed messages and jobs.
     let started = Instant::now();
@@ -244,17 +312,7 @@ async fn three_workers_one_killed_every_recipient_once_within_the_rate() {
     );
 
     let counts = loop {
-        let (status, intent) = {
-            let r = http
-                .get(format!("{base}/v1/intents/{id}?per_page=1"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap())
-        };
-        assert_eq!(status, 200);
-        let counts = intent["status_counts"].clone();
+        let counts = status_counts(&http, &base, &token, &id).await;
         if counts["sent"] == RECIPIENTS {
             break counts;
         }
@@ -340,4 +398,100 @@ fn terminate(name: &str, process: &mut Spawned) {
         .status();
     let status = process.0.wait().unwrap();
     assert!(status.success(), "{name} on SIGTERM: {status:?}");
+}
+
+/// Two workers, one on a machine whose clock runs two minutes ahead (libfaketime), far
+/// more than the 3 s lease. Were leases written and compared by each machine's own clock,
+/// the fast one would take the other's live claims as expired (its lease sweep re-queues
+/// them) and the provider would get those messages twice. Every process keeps the
+/// database's time instead (`vestnik::clock`), so each message is sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_clock_runs_ahead_takes_over_no_live_claim() {
+    const N: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = TestDb::new(Backend::Postgres, dir).await;
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    // Each request takes a while: claims stay live long enough to be taken over.
+    fake.set_fault(Some(common::fake_sms::Fault::Slow(Duration::from_millis(
+        150,
+    ))));
+    let http = common::http_client();
+    let (mut api, base, token) = start_api(dir, &db, &fake, &http).await;
+
+    // Leases of 10 s: a stall of the loaded test machine does not let one run out, and the
+    // skew is still twelve leases.
+    let in_step_log = dir.join("W1.log");
+    let mut in_step = vestnik(
+        &leased_config(dir, &db.url, &fake, "W1", 10),
+        &["worker"],
+        &in_step_log,
+    );
+    let ahead_log = dir.join("W2.log");
+    let mut ahead = vestnik_ahead(
+        "+120s",
+        &leased_config(dir, &db.url, &fake, "W2", 10),
+        &["worker"],
+        &ahead_log,
+    );
+
+    let mut body = common::sms_mailing(N);
+    body["external_id"] = json!("clock-ahead");
+    let id = post(&http, &base, &token, &body).await;
+    let started = Instant::now();
+    loop {
+        let counts = status_counts(&http, &base, &token, &id).await;
+        if counts["sent"] == N {
+            break;
+        }
+        for (process, log) in [(&mut in_step, &in_step_log), (&mut ahead, &ahead_log)] {
+            assert!(
+                process.0.try_wait().unwrap().is_none(),
+                "a worker exited: {}",
+                log_tail(log)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not all sent after 120 s: {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The shifted clock took effect, and the worker noticed it.
+    let ahead_text = std::fs::read_to_string(&ahead_log).unwrap();
+    assert!(
+        ahead_text.contains("clock differs from the database's"),
+        "W2 saw no clock offset:\n{}",
+        log_tail(&ahead_log)
+    );
+    for log in [&in_step_log, &ahead_log] {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(
+            !text.contains("lease expired"),
+            "a live claim was taken over:\n{}",
+            log_tail(log)
+        );
+    }
+    let received = fake.received();
+    assert_eq!(received.len(), N, "accepted sends");
+    let repeats = fake.repeats();
+    assert!(
+        repeats.is_empty(),
+        "{} messages sent twice, e.g. {:?}",
+        repeats.len(),
+        repeats.first().map(|r| (&r.client_id, &r.sender))
+    );
+    let by_w2 = received
+        .iter()
+        .filter(|r| r.sender.as_deref() == Some("W2"))
+        .count();
+    assert!(
+        by_w2 > 0 && by_w2 < N,
+        "both workers must send some: W2 sent {by_w2} of {N}"
+    );
+
+    terminate("W1", &mut in_step);
+    terminate("W2", &mut ahead);
+    terminate("API", &mut api);
 }

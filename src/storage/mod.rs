@@ -282,7 +282,35 @@ impl Dialect for sqlx::Postgres {
     }
 }
 
-/// Now, in the storage's time unit.
+/// Now, in the storage's time unit, by the database's clock ([`crate::clock`]).
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::system_now_ms()
+}
+
+impl Db {
+    /// Reads the database server's clock (epoch ms) `samples` times on one connection,
+    /// each with the machine's clock (epoch ms) and `Instant` just before and the round
+    /// trip: what [`crate::clock`] keeps time by. `None` on SQLite, which runs inside
+    /// this process. The connection is taken first, so waiting for the pool is not
+    /// counted in a round trip.
+    pub async fn clock_samples(
+        &self,
+        samples: usize,
+    ) -> anyhow::Result<Option<Vec<(i64, i64, std::time::Duration)>>> {
+        let Db::Postgres(pool) = self else {
+            return Ok(None);
+        };
+        let mut conn = pool.acquire().await?;
+        let mut out = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let local = chrono::Utc::now().timestamp_millis();
+            let sent = std::time::Instant::now();
+            let remote: i64 =
+                sqlx::query_scalar("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            out.push((remote, local, sent.elapsed()));
+        }
+        Ok(Some(out))
+    }
 }
