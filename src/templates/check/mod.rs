@@ -246,15 +246,24 @@ fn mandatory_fields(
                     || p.starts_with(&format!("{}.", field.path))
                     || p.starts_with(&format!("{}[]", field.path))
             });
-            if !covered {
-                report.errors.push(Issue::new(
-                    part,
-                    format!(
-                        "mandatory field `{}` ({}) is not printed on every path; a template that cannot carry it must be marked supplementary",
-                        field.path, field.label
-                    ),
-                ));
-            }
+            let date = seen.contains(&format!("{}{}", field.path, walk::DATE_HALF));
+            let time = seen.contains(&format!("{}{}", field.path, walk::TIME_HALF));
+            let (path, label) = (&field.path, field.label);
+            let (needs_date, needs_time) = field.halves;
+            let problem = match (date || time, needs_date && !date, needs_time && !time) {
+                _ if covered => continue,
+                (true, false, false) => continue,
+                (true, true, _) => format!(
+                    "mandatory field `{path}` ({label}): its date (`date_ru`) is not printed on every path"
+                ),
+                (true, false, true) => format!(
+                    "mandatory field `{path}` ({label}): its time (`time_ru`) is not printed on every path"
+                ),
+                (false, _, _) => format!(
+                    "mandatory field `{path}` ({label}) is not printed on every path; a template that cannot carry it must be marked supplementary"
+                ),
+            };
+            report.errors.push(Issue::new(part, problem));
         }
     }
 }

@@ -32,6 +32,9 @@ impl Shape {
 pub struct Mandatory {
     pub path: String,
     pub label: &'static str,
+    /// Which halves it must show when printed through `date_ru` / `time_ru` rather than
+    /// whole: (date, time). A date and time needs both; a time of day, the time.
+    pub halves: (bool, bool),
 }
 
 /// The context of `kind` as [`crate::templates::context::build`] makes it.
@@ -73,18 +76,24 @@ fn type_shape(ty: FieldType) -> Shape {
     }
 }
 
+/// Date-time fields of which the standard asks for the date alone ("дата регистрации
+/// обращения"); of every other date-time field it asks for both ("дата и время начала").
+const DATE_ONLY: [&str; 1] = ["event.appeal_registered_at"];
+
 /// Every mandatory field of `kind`: the organisation's name (every notice), the event's
 /// required fields, and for a debt the account and the debt itself (standard 7, row 1.1).
 pub fn mandatory(kind: IntentKind) -> Vec<Mandatory> {
     let mut out = vec![Mandatory {
         path: "org.name".into(),
         label: "наименование организации",
+        halves: (true, false),
     }];
     collect("event", schema::event_fields(kind), &mut out);
     if kind == IntentKind::DebtWarning {
         out.push(Mandatory {
             path: "recipient.account_number".into(),
             label: "лицевой счёт",
+            halves: (true, false),
         });
         collect("recipient.debt", schema::debt_fields(), &mut out);
     }
@@ -97,7 +106,12 @@ fn collect(prefix: &str, fields: &[Field], out: &mut Vec<Mandatory>) {
         match field.ty {
             FieldType::Object(inner) => collect(&path, inner, out),
             FieldType::List(inner) => collect(&format!("{path}[]"), inner, out),
-            _ => out.push(Mandatory {
+            ty => out.push(Mandatory {
+                halves: match ty {
+                    FieldType::DateTime if !DATE_ONLY.contains(&path.as_str()) => (true, true),
+                    FieldType::TimeOfDay => (false, true),
+                    _ => (true, false),
+                },
                 path,
                 label: field.label,
             }),

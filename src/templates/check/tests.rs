@@ -115,6 +115,83 @@ fn a_field_printed_in_one_branch_only_does_not_count() {
 }
 
 #[test]
+fn a_date_and_time_needs_both_halves_on_every_path() {
+    let (parts, _) = default_parts(IntentKind::PlannedOutage, TemplateChannel::Letter);
+    // The shipped letter names the start's date and time, and the period through
+    // `outage_period`, which names the end's date only when it differs from the start's.
+    let report = run(
+        IntentKind::PlannedOutage,
+        TemplateChannel::Letter,
+        &parts,
+        false,
+    );
+    assert!(report.is_valid(), "{}", messages(&report));
+
+    let mut dateless = parts.clone();
+    let body = dateless["body"].replace(
+        "{{date_ru event.starts_at}}, {{time_ru event.starts_at}}",
+        "{{date_ru event.starts_at}}",
+    );
+    assert_ne!(body, dateless["body"]);
+    dateless.insert("body".into(), body.replace("{{> outage_period}}", ""));
+    let all = messages(&run(
+        IntentKind::PlannedOutage,
+        TemplateChannel::Letter,
+        &dateless,
+        false,
+    ));
+    assert!(
+        all.contains("`event.starts_at` (дата и время начала работ): its time (`time_ru`)"),
+        "{all}"
+    );
+    assert!(all.contains("mandatory field `event.ends_at`"), "{all}");
+
+    // The end's time alone, or its date only on the branch where it equals the start's.
+    for period in [
+        "до {{time_ru event.ends_at}}",
+        "{{#if (eq (date_ru event.starts_at) (date_ru event.ends_at))}}до {{time_ru event.ends_at}}{{else}}до {{time_ru event.ends_at}}{{/if}}",
+        "{{#if (eq (date_ru event.starts_at) (date_ru event.ends_at))}}до {{time_ru event.ends_at}}{{else}}до {{date_ru event.ends_at}}{{/if}}",
+    ] {
+        let mut broken = parts.clone();
+        let body = broken["body"].replace("{{> outage_period}}", period);
+        broken.insert("body".into(), body);
+        let all = messages(&run(
+            IntentKind::PlannedOutage,
+            TemplateChannel::Letter,
+            &broken,
+            false,
+        ));
+        assert!(all.contains("`event.ends_at`"), "{period}: {all}");
+    }
+    // A period of one day names its date once: the start's date stands for the end's.
+    let mut one_day = parts.clone();
+    let body = one_day["body"].replace(
+        "{{> outage_period}}",
+        "{{#if (eq (date_ru event.starts_at) (date_ru event.ends_at))}}{{date_ru event.starts_at}} до {{time_ru event.ends_at}}{{else}}до {{time_ru event.ends_at}} {{date_ru event.ends_at}}{{/if}}",
+    );
+    one_day.insert("body".into(), body);
+    let report = run(
+        IntentKind::PlannedOutage,
+        TemplateChannel::Letter,
+        &one_day,
+        false,
+    );
+    assert!(report.is_valid(), "{}", messages(&report));
+
+    // The appeal's registration is a date in the standard: its date alone is enough.
+    let (parts, _) = default_parts(IntentKind::AppealReply, TemplateChannel::Letter);
+    assert!(parts["body"].contains("{{date_ru event.appeal_registered_at}}"));
+    assert!(!parts["body"].contains("{{time_ru event.appeal_registered_at}}"));
+    let report = run(
+        IntentKind::AppealReply,
+        TemplateChannel::Letter,
+        &parts,
+        false,
+    );
+    assert!(report.is_valid(), "{}", messages(&report));
+}
+
+#[test]
 fn mandatory_fields_are_found_through_partials_and_each() {
     // tariff_change letter prints tariffs in #each and the org through partials.
     let (parts, supplementary) = default_parts(IntentKind::TariffChange, TemplateChannel::Letter);

@@ -3,6 +3,8 @@
 //! params and partials (recursively, with their hash arguments), and every helper is
 //! checked against the closed set. What the walk returns is the set of fields the
 //! template *always* prints: a field printed in only one branch of an `#if` does not count.
+//! A field printed through `date_ru` or `time_ru` counts as that half only (`path#date`,
+//! `path#time`): a date and time needs both.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,6 +23,10 @@ const LOGIC: [&str; 9] = ["eq", "ne", "and", "or", "not", "gt", "gte", "lt", "lt
 const BLOCKS: [&str; 4] = ["if", "unless", "each", "with"];
 /// Data variables inside `#each`.
 const DATA: [&str; 4] = ["index", "first", "last", "key"];
+/// What a field printed through `date_ru` / `time_ru` alone is recorded as, after its path.
+pub const DATE_HALF: &str = "#date";
+pub const TIME_HALF: &str = "#time";
+
 /// Partials may include partials; a cycle stops here.
 const MAX_PARTIAL_DEPTH: usize = 8;
 
@@ -146,6 +152,9 @@ impl<'a> Walker<'a> {
             if let Some(r) = self.value(&h.name, scope, site) {
                 match r.shape {
                     Shape::Scalar => {
+                        // Whole, and so both halves: an `#if` may print halves on the other side.
+                        printed.insert(format!("{}{DATE_HALF}", r.path));
+                        printed.insert(format!("{}{TIME_HALF}", r.path));
                         printed.insert(r.path);
                     }
                     _ => self.report(
@@ -165,14 +174,41 @@ impl<'a> Walker<'a> {
             self.report(site, unknown_helper(&name));
             return printed;
         }
+        let half = match name.as_str() {
+            "date_ru" => DATE_HALF,
+            "time_ru" => TIME_HALF,
+            _ => "",
+        };
         for p in h.params.iter().chain(h.hash.values()) {
             if let Some(r) = self.value(p, scope, site)
                 && formats
             {
-                printed.insert(r.path);
+                printed.insert(format!("{}{half}", r.path));
             }
         }
         printed
+    }
+
+    /// `A` and `B` when `condition` is `(eq (date_ru A) (date_ru B))`: inside such an `#if`,
+    /// printing one date prints the other (one day's period names its date once).
+    fn same_date(&self, condition: &Parameter, scope: &[Frame]) -> Option<(String, String)> {
+        let Parameter::Subexpression(eq) = condition else {
+            return None;
+        };
+        let params = eq.params()?;
+        if eq.name() != "eq" || params.len() != 2 {
+            return None;
+        }
+        let date_of = |p: &Parameter| {
+            let Parameter::Subexpression(sub) = p else {
+                return None;
+            };
+            match (sub.name(), sub.params()?.as_slice()) {
+                ("date_ru", [arg]) => resolve(&param_name(arg)?, scope).ok()?.map(|r| r.path),
+                _ => None,
+            }
+        };
+        Some((date_of(&params[0])?, date_of(&params[1])?))
     }
 
     fn block(
@@ -200,11 +236,20 @@ impl<'a> Walker<'a> {
         match name.as_str() {
             // Only what both branches print is printed for sure.
             "if" | "unless" => {
-                let then = h
+                let mut then = h
                     .template
                     .as_ref()
                     .map(|t| self.template(t, scope, site, depth))
                     .unwrap_or_default();
+                if name == "if"
+                    && let Some((a, b)) = self.same_date(&h.params[0], scope)
+                {
+                    for (from, to) in [(&a, &b), (&b, &a)] {
+                        if then.contains(from) || then.contains(&format!("{from}{DATE_HALF}")) {
+                            then.insert(format!("{to}{DATE_HALF}"));
+                        }
+                    }
+                }
                 then.intersection(&otherwise).cloned().collect()
             }
             "each" | "with" => {
