@@ -164,7 +164,18 @@ impl Dispatcher {
             tokio::time::sleep(wait).await;
             (claim_id, claimed) = self.claim_due(job, lease).await?;
             if claimed.is_empty() {
-                return Ok(());
+                // Still not due by this clock (a new measurement of the database's clock
+                // moved it back, or a test's fake clock stood still): this job is the
+                // range's only pointer to its queued messages, so it must not just end.
+                return match self.db.next_due(&job.intent_id, job.first, job.end).await? {
+                    Some(due) => {
+                        let wait = (due - self.clock.now_ms()).max(1_000);
+                        self.db
+                            .push_job(job, Duration::from_millis(wait as u64))
+                            .await
+                    }
+                    None => Ok(()),
+                };
             }
         }
         let _renewal =
