@@ -429,6 +429,13 @@ mod claims {
         // The first worker stalls past its lease; a second claims the same messages.
         let (second_claim, retaken) = app.db.claim(&id, 0, 1, lease, now + 61_000).await.unwrap();
         assert_eq!(retaken.len(), taken.len());
+        for (old, new) in taken.iter().zip(&retaken) {
+            assert_eq!(
+                (new.attempts, new.lost_claims),
+                (old.attempts, old.lost_claims + 1),
+                "a claim taken over is a lost claim, not another attempt"
+            );
+        }
         let job = DeliveryJob {
             intent_id: id.clone(),
             first: 0,

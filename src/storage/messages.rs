@@ -126,7 +126,9 @@ impl Db {
         let lease_until = now + lease.as_millis() as i64;
         let claim_id = uuid::Uuid::now_v7().to_string();
         let rows = with_pool!(self, pool => sqlx::query_as::<_, Claimed>(
-            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $4, updated_at = $5, \
+            // A claim taken over from a dead owner is a lost claim, not another attempt.
+            "UPDATE messages SET status = 'sending', attempts = attempts + CASE WHEN status = 'sending' THEN 0 ELSE 1 END, \
+             lease_until = $4, updated_at = $5, \
              claim_id = $6, lost_claims = lost_claims + CASE WHEN status = 'sending' THEN 1 ELSE 0 END \
              WHERE intent_id = $1 AND recipient_idx >= $2 AND recipient_idx < $3 \
              AND ((status = 'queued' AND next_attempt_at <= $5) OR (status = 'sending' AND lease_until < $5)) \
@@ -360,7 +362,7 @@ impl Db {
             let mut tx = pool.begin().await?;
             let rows = sqlx::query_as::<_, (String, i64, Option<i64>)>(
                 "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $1, updated_at = $1, \
-                 lost_claims = lost_claims + 1 \
+                 lost_claims = lost_claims + 1, attempts = attempts - 1 \
                  WHERE status = 'sending' AND lease_until < $1 RETURNING intent_id, recipient_idx, \
                  (SELECT r.deadline_at FROM recipients r WHERE r.intent_id = messages.intent_id AND r.idx = messages.recipient_idx)",
             )
