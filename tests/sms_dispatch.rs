@@ -20,6 +20,7 @@ both_backends! {
     one_group_applies_each_messages_first_final_report;
     a_message_whose_claims_keep_ending_without_an_outcome_is_failed;
     a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone;
+    a_failed_outcome_write_is_tried_again_not_sent_again;
 }
 
 async fn app_with(backend: Backend, fake: &FakeProvider) -> TestApp {
@@ -562,4 +563,81 @@ async fn a_late_report_about_an_earlier_attempt_leaves_the_newer_one_alone(backe
     let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
     assert_eq!(sms(&intent)["status"], "sending", "{intent}");
     app.stop().await;
+}
+
+/// The provider has the SMS, but the write of its outcome fails for a moment (a trigger
+/// stands in for a database blip). The worker writes it again while it still holds the
+/// lease: the SMS is recorded sent, once, and is not sent a second time when a lease would
+/// have run out.
+async fn a_failed_outcome_write_is_tried_again_not_sent_again(backend: Backend) {
+    let fake = FakeProvider::start(Provider::GenericJson).await;
+    let app = app_with(backend, &fake).await;
+    let (blip_on, blip_off): (&[&str], &[&str]) = match backend {
+        Backend::Sqlite => (
+            &[
+                "CREATE TABLE blip (on_ INTEGER)",
+                "INSERT INTO blip VALUES (1)",
+                "CREATE TRIGGER blip BEFORE UPDATE OF status ON messages \
+                 WHEN NEW.status = 'sent' AND EXISTS (SELECT 1 FROM blip) \
+                 BEGIN SELECT RAISE(ABORT, 'blip'); END",
+            ],
+            &["DELETE FROM blip"],
+        ),
+        Backend::Postgres => (
+            &[
+                "CREATE TABLE blip (on_ integer)",
+                "INSERT INTO blip VALUES (1)",
+                "CREATE FUNCTION blip() RETURNS trigger AS $$ BEGIN \
+                 IF EXISTS (SELECT 1 FROM blip) THEN RAISE EXCEPTION 'blip'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER blip BEFORE UPDATE ON messages FOR EACH ROW \
+                 WHEN (NEW.status = 'sent') EXECUTE FUNCTION blip()",
+            ],
+            &["DELETE FROM blip"],
+        ),
+    };
+    for sql in blip_on {
+        execute_plain(&app.db, sql).await;
+    }
+    let accepted: Value = app.post_intent(&visit()).await.json().await.unwrap();
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let handed_over = std::time::Instant::now();
+    while fake.requests() == 0 {
+        assert!(
+            handed_over.elapsed() < Duration::from_secs(30),
+            "never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The first write failed; the next tries come 0.25 s and 0.75 s after it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(
+        sms(&intent)["status"],
+        "sending",
+        "the write failed: {intent}"
+    );
+    for sql in blip_off {
+        execute_plain(&app.db, sql).await;
+    }
+    app.wait_for(&id, "sent", |i| sms(i)["status"] == "sent")
+        .await;
+    // Longer than the 2 s lease: had the job given up, the sweep would send it again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, intent) = app.get_json(&format!("/v1/intents/{id}")).await;
+    assert_eq!(sms(&intent)["status"], "sent", "{intent}");
+    assert_eq!(sms(&intent)["attempts"], 1, "{intent}");
+    assert_eq!(fake.requests(), 1, "sent once");
+    app.stop().await;
+}
+
+async fn execute_plain(db: &vestnik::storage::Db, sql: &'static str) {
+    match db {
+        vestnik::storage::Db::Sqlite(pool) => {
+            sqlx::raw_sql(sql).execute(pool).await.unwrap();
+        }
+        vestnik::storage::Db::Postgres(pool) => {
+            sqlx::raw_sql(sql).execute(pool).await.unwrap();
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde_json::Value;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use crate::channels::profiles::SmsText;
 use crate::channels::{Destination, Gateways, Outgoing};
@@ -66,6 +66,10 @@ struct CachedIntent {
 
 /// Enough cached intents for every job in flight; beyond it the cache starts over.
 const INTENT_CACHE_LIMIT: usize = 1024;
+
+/// Writes of a job's outcomes before its error goes to apalis: pauses of 0.25, 0.5, 1 and
+/// 2 s, well inside a lease.
+const OUTCOME_TRIES: usize = 5;
 
 impl Dispatcher {
     pub fn new(
@@ -286,15 +290,47 @@ impl Dispatcher {
                 outcomes.push(outcome);
             }
         }
-        self.db
-            .record_outcomes(job, &claim_id, &claimed, &outcomes, self.clock.now_ms())
-            .await?;
+        self.record(job, &claim_id, &claimed, &outcomes).await?;
         let sent = outcomes
             .iter()
             .filter(|o| o.status == OutcomeStatus::Sent)
             .count();
         info!(claimed = claimed.len(), sent, "delivery job done");
         Ok(())
+    }
+
+    /// Records what was sent. The gateways have the messages: a failed write (a database
+    /// blip, a saturated pool) is tried again while the lease is still renewed, rather
+    /// than letting it lapse and the whole batch go out a second time. Writing twice is
+    /// harmless: only rows the claim still holds in `sending` are written.
+    async fn record(
+        &self,
+        job: &DeliveryJob,
+        claim_id: &str,
+        claimed: &[Claimed],
+        outcomes: &[Outcome],
+    ) -> anyhow::Result<()> {
+        let mut pause = Duration::from_millis(250);
+        for _ in 1..OUTCOME_TRIES {
+            match self
+                .db
+                .record_outcomes(job, claim_id, claimed, outcomes, self.clock.now_ms())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    warn!(
+                        error = format!("{e:#}"),
+                        "recording outcomes failed; trying again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
+        self.db
+            .record_outcomes(job, claim_id, claimed, outcomes, self.clock.now_ms())
+            .await
     }
 
     /// Renders and addresses one message; an error is permanent (the data cannot change).
