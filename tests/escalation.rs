@@ -388,6 +388,57 @@ mod claims {
 
     both_backends! {
         a_worker_whose_lease_was_taken_over_cannot_overwrite_the_new_attempt;
+        of_two_claims_on_one_account_only_the_later_counts_the_other;
+    }
+
+    /// Two workers claim SMS to one account at once (recipients in different ranges). The
+    /// earlier claim does not count the later one's as sent, or each would defer for the
+    /// other, to the next day and again the day after; the later one counts the earlier.
+    async fn of_two_claims_on_one_account_only_the_later_counts_the_other(backend: Backend) {
+        let clock = vestnik::clock::Clock::fake(at("2026-12-15T00:00:00Z"));
+        let app = common::spawn_app_clocked(backend, clock, |s| {
+            s.deadlines.plans_file = common::repo_path("config/channel_plans.toml");
+        })
+        .await;
+        let mut body = example("debt_warning");
+        let mut recipient = body["recipients"][0].clone(); // an individual
+        recipient["time_zone"] = json!("Europe/Moscow");
+        recipient["channels"] = json!(["mail", "sms"]);
+        let account = recipient["account_number"].as_str().unwrap().to_owned();
+        body["recipients"] = json!([recipient.clone(), recipient]);
+        let accepted: Value = app.post_intent(&body).await.json().await.unwrap();
+        let id = accepted["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{accepted}"))
+            .to_owned();
+        // 03:00 in Moscow: the app's own worker defers both SMS to the morning.
+        app.wait_for(&id, "deferred both SMS", |i| {
+            (0..2).all(|r| {
+                channel(i, r, "sms")["reason"]
+                    .as_str()
+                    .is_some_and(|why| why.contains("quiet hours"))
+            })
+        })
+        .await;
+        let now = at("2026-12-15T06:00:00Z").timestamp_millis();
+        let lease = Duration::from_secs(60);
+        let (earlier, a) = app.db.claim(&id, 0, 1, lease, now).await.unwrap();
+        let (later, b) = app.db.claim(&id, 1, 2, lease, now).await.unwrap();
+        assert!(a.iter().any(|m| m.channel == "sms") && b.iter().any(|m| m.channel == "sms"));
+        assert!(earlier < later);
+        let since = [now - 3_600_000; 3];
+        let counted = |claim: String| {
+            let db = app.db.clone();
+            let account = account.clone();
+            async move {
+                db.sent_to_account(&account, "debt_warning", &["sms"], since, &claim)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(counted(earlier).await, [0, 0, 0], "the earlier claim goes");
+        assert_eq!(counted(later).await, [1, 1, 1], "the later claim counts it");
+        app.stop().await;
     }
 
     fn sent(id: &str) -> Outcome {

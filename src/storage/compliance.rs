@@ -78,7 +78,8 @@ impl Db {
 
     /// Messages of `kind` on `channels` sent (or being sent) to `account_number` since each
     /// of `since` (day, week, month starts, epoch ms), not counting those claim `claim_id`
-    /// is sending (its worker counts them as it admits them): what contact limits count.
+    /// is sending (its worker counts them as it admits them) nor those of later claims:
+    /// what contact limits count.
     pub async fn sent_to_account(
         &self,
         account_number: &str,
@@ -91,14 +92,16 @@ impl Db {
         let channel_list = format!(",{},", channels.join(","));
         let (day, week, month) = with_pool!(self, pool => sqlx::query_as::<_, (Option<i64>, Option<i64>, Option<i64>)>(
             // Messages being sent right now (claimed by another worker) count as sent at the
-            // moment of their claim: two workers must not both take the last slot.
+            // moment of their claim, so two workers do not both take the last slot; but only
+            // earlier claims' (claim ids are UUIDv7, ordered by time as text), or two claims
+            // would each defer for the other, to the next day, and again the day after.
             "SELECT SUM(CASE WHEN COALESCE(m.sent_at, m.updated_at) >= $4 THEN 1 ELSE 0 END), \
              SUM(CASE WHEN COALESCE(m.sent_at, m.updated_at) >= $5 THEN 1 ELSE 0 END), COUNT(m.id) \
              FROM recipients r \
              JOIN intents i ON i.id = r.intent_id \
              JOIN messages m ON m.intent_id = r.intent_id AND m.recipient_idx = r.idx \
              WHERE r.account_number = $1 AND i.kind = $2 AND $3 LIKE '%,' || m.channel || ',%' \
-             AND NOT (m.status = 'sending' AND m.claim_id = $7) \
+             AND NOT (m.status = 'sending' AND m.claim_id >= $7) \
              AND ((m.sent_at IS NOT NULL AND m.sent_at >= $6) OR (m.status = 'sending' AND m.updated_at >= $6))",
         )
         .bind(account_number)
