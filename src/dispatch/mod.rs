@@ -150,38 +150,45 @@ impl Dispatcher {
             .await
     }
 
+    /// Claims the job's due messages; `None` when there is nothing for this job to send.
+    /// apalis schedules in whole seconds, so a job can wake before its messages are due:
+    /// it waits up to 2 s once, then hands the range to a later job. It never just ends
+    /// while messages are queued (it is the range's only pointer to them), even if they
+    /// are still not due after the wait (a new measurement of the database's clock moved
+    /// time back, or a test's fake clock stood still).
+    async fn claim_or_hand_on(
+        &self,
+        job: &DeliveryJob,
+        lease: Duration,
+    ) -> anyhow::Result<Option<(String, Vec<Claimed>)>> {
+        let mut waited = false;
+        loop {
+            let (claim_id, claimed) = self.claim_due(job, lease).await?;
+            if !claimed.is_empty() {
+                return Ok(Some((claim_id, claimed)));
+            }
+            let Some(due) = self.db.next_due(&job.intent_id, job.first, job.end).await? else {
+                return Ok(None);
+            };
+            let wait = Duration::from_millis((due - self.clock.now_ms()).max(0) as u64);
+            if waited || wait > Duration::from_secs(2) {
+                self.db
+                    .push_job(job, wait.max(Duration::from_secs(1)))
+                    .await?;
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            waited = true;
+        }
+    }
+
     #[instrument(skip_all, fields(intent_id = %job.intent_id, first = job.first, end = job.end,
         request_id = tracing::field::Empty))]
     pub async fn deliver(&self, job: &DeliveryJob) -> anyhow::Result<()> {
         let lease = Duration::from_secs(self.settings.lease_secs);
-        let (mut claim_id, mut claimed) = self.claim_due(job, lease).await?;
-        if claimed.is_empty() {
-            // apalis schedules in whole seconds, so a retry job can wake before its
-            // messages are due: wait briefly, or hand the range to a later job.
-            let Some(due) = self.db.next_due(&job.intent_id, job.first, job.end).await? else {
-                return Ok(());
-            };
-            let wait = Duration::from_millis((due - self.clock.now_ms()).max(0) as u64);
-            if wait > Duration::from_secs(2) {
-                return self.db.push_job(job, wait).await;
-            }
-            tokio::time::sleep(wait).await;
-            (claim_id, claimed) = self.claim_due(job, lease).await?;
-            if claimed.is_empty() {
-                // Still not due by this clock (a new measurement of the database's clock
-                // moved it back, or a test's fake clock stood still): this job is the
-                // range's only pointer to its queued messages, so it must not just end.
-                return match self.db.next_due(&job.intent_id, job.first, job.end).await? {
-                    Some(due) => {
-                        let wait = (due - self.clock.now_ms()).max(1_000);
-                        self.db
-                            .push_job(job, Duration::from_millis(wait as u64))
-                            .await
-                    }
-                    None => Ok(()),
-                };
-            }
-        }
+        let Some((claim_id, claimed)) = self.claim_or_hand_on(job, lease).await? else {
+            return Ok(());
+        };
         let _renewal =
             LeaseRenewal::start(self.db.clone(), self.clock.clone(), claim_id.clone(), lease);
         let max_lost = i64::from(self.settings.max_lost_claims);
@@ -311,26 +318,25 @@ impl Dispatcher {
         outcomes: &[Outcome],
     ) -> anyhow::Result<()> {
         let mut pause = Duration::from_millis(250);
-        for _ in 1..OUTCOME_TRIES {
-            match self
+        let mut tries = 1;
+        loop {
+            let result = self
                 .db
                 .record_outcomes(job, claim_id, claimed, outcomes, self.clock.now_ms())
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(e) => {
+                .await;
+            match result {
+                Err(e) if tries < OUTCOME_TRIES => {
                     warn!(
                         error = format!("{e:#}"),
                         "recording outcomes failed; trying again"
                     );
                     tokio::time::sleep(pause).await;
                     pause *= 2;
+                    tries += 1;
                 }
+                done => return done,
             }
         }
-        self.db
-            .record_outcomes(job, claim_id, claimed, outcomes, self.clock.now_ms())
-            .await
     }
 
     /// Renders and addresses one message; an error is permanent (the data cannot change).
