@@ -210,21 +210,31 @@ impl Db {
     /// Re-walks the whole chain from the first entry; the first broken link, if any.
     /// Also returns how many entries were walked.
     pub async fn verify_ledger(&self) -> anyhow::Result<(i64, Option<Break>)> {
-        let head = self.ledger_head().await?;
         let mut walker = Walker::with_checkpoints(self.ledger_checkpoints().await?);
         let mut after = 0;
         let mut walked = 0;
+        // The head is read after the walk: entries appended meanwhile (a live system) move
+        // it past what was walked, so walk on once; a head still ahead after a walk that
+        // found nothing new means entries are missing.
+        let mut walked_at_head = None;
         loop {
-            let page = self.ledger_page(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for row in &page {
-                if let Err(broken) = walker.feed(row) {
-                    return Ok((walked, Some(broken)));
+            loop {
+                let page = self.ledger_page(after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for row in &page {
+                    if let Err(broken) = walker.feed(row) {
+                        return Ok((walked, Some(broken)));
+                    }
+                    walked += 1;
                 }
-                walked += 1;
             }
+            let head = self.ledger_head().await?;
+            if walker.last().seq < head.seq && walked_at_head != Some(walked) {
+                walked_at_head = Some(walked);
+                continue;
+            }
+            return Ok((walked, walker.finish(&head).err()));
         }
-        Ok((walked, walker.finish(&head).err()))
     }
 }
